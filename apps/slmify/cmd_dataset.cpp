@@ -1,0 +1,107 @@
+// slmify dataset inspect|head|validate|export|import: parses flags and calls lib/core/dataset_tools.
+#include <iostream>
+
+#include "command.h"
+#include "core/dataset_tools.h"
+#include "core/error.h"
+
+namespace slmify::cli {
+
+namespace {
+struct DatasetState {
+  std::string dir, out, format = "openai-ft", split;
+  std::vector<std::string> inputs;
+  int64_t n = 5, cluster = -1;
+  bool json = false, scan = false, quarantine = false, pretty = false;
+  CommandOptions cfg;
+};
+}  // namespace
+
+void register_dataset(CLI::App& app, Store& store) {
+  DatasetState& st = keep<DatasetState>(store);
+  CLI::App* ds = app.add_subcommand("dataset", "look into, check, export and import datasets");
+  ds->require_subcommand(1);
+
+  CLI::App* inspect = ds->add_subcommand("inspect", "manifest summary and statistics");
+  inspect->add_option("DIR", st.dir, "dataset directory")->required();
+  inspect->add_flag("--scan", st.scan, "also read every record for statistics (status, agents, models, tokens, cost)");
+  inspect->add_flag("--json", st.json, "print as JSON");
+  inspect->callback([&st]() {
+    json info = dataset_inspect(st.dir, st.scan);
+    if (st.json) print_json(info);
+    else std::cout << dataset_inspect_text(info);
+  });
+
+  CLI::App* head = ds->add_subcommand("head", "print the first records as JSON Lines");
+  head->add_option("DIR", st.dir, "dataset directory")->required();
+  head->add_option("-n", st.n, "number of records (0: all)")->capture_default_str();
+  head->add_flag("--quarantine", st.quarantine, "print quarantined entries instead of records");
+  head->add_flag("--pretty", st.pretty, "indent the JSON");
+  head->callback([&st]() {
+    DatasetReader r(st.dir);
+    int64_t shown = 0;
+    auto show = [&](const json& j) { std::cout << (st.pretty ? j.dump(2) : j.dump()) << "\n"; };
+    if (st.quarantine) {
+      r.for_each_quarantined([&](const json& e) {
+        if (st.n == 0 || shown < st.n) show(e), ++shown;
+      });
+      return;
+    }
+    json rec;
+    while ((st.n == 0 || shown < st.n) && r.next(rec)) show(rec), ++shown;
+  });
+
+  CLI::App* validate = ds->add_subcommand("validate", "check every checksum and every record");
+  validate->add_option("DIR", st.dir, "dataset directory")->required();
+  validate->add_flag("--json", st.json, "print the report as JSON");
+  validate->callback([&st]() {
+    ValidateReport rep = dataset_validate(st.dir);
+    if (st.json) {
+      json problems = json::array();
+      for (const Problem& p : rep.problems) problems.push_back({{"where", p.where}, {"what", p.what}, {"hint", p.hint}});
+      print_json({{"ok", rep.ok()}, {"records", rep.records}, {"shards", rep.shards}, {"problems", problems}});
+    }
+    if (!rep.ok()) throw Error(ExitCode::bad_data, rep.problems);
+    if (!st.json)
+      std::cout << st.dir << ": ok, " << rep.records << " records in " << rep.shards << " shard(s), all checksums match\n";
+  });
+
+  CLI::App* exp = ds->add_subcommand("export", "write OpenAI chat logs or fine-tuning JSONL (tools and tool calls intact)");
+  exp->add_option("DIR", st.dir, "dataset directory")->required();
+  exp->add_option("--format", st.format, "openai-ft (fine-tuning examples) or openai-chat (request/response logs)")
+      ->check(CLI::IsMember({"openai-ft", "openai-chat"}))
+      ->capture_default_str();
+  exp->add_option("-o,--output", st.out, "output file (- for stdout)")->required();
+  exp->add_option("--split", st.split, "only records of this split (ann.split: train or eval)");
+  exp->add_option("--cluster", st.cluster, "only records of this cluster (ann.cluster.id)");
+  exp->add_flag("--json", st.json, "print a summary as JSON");
+  exp->callback([&st, exp]() {
+    ExportOptions o;
+    o.format = st.format;
+    if (!st.split.empty()) o.split = st.split;
+    if (exp->count("--cluster")) o.cluster = st.cluster;
+    json summary = dataset_export(st.dir, st.out, o);
+    if (st.json) print_json(summary);
+    else if (st.out != "-")
+      std::cerr << "wrote " << summary["written"] << " examples to " << st.out
+                << (summary["skipped"].empty() ? "" : ", skipped " + summary["skipped"].dump()) << "\n";
+  });
+
+  CLI::App* imp = ds->add_subcommand("import", "make a dataset from JSON Lines of records in slmify's own shape");
+  imp->add_option("FILE", st.inputs, "JSONL files (plain or .zst), or - for stdin")->required();
+  imp->add_option("-o,--output", st.out, "output dataset directory (written atomically)")->required();
+  add_common_options(imp, st.cfg);
+  imp->callback([&st]() {
+    PipelineConfig c = load_config(st.cfg);
+    if (print_config_if_asked(c, st.cfg)) return;
+    WriterOptions wo;
+    stage_writer_options(c, "import", "", wo);
+    json summary = dataset_import(st.inputs, st.out, wo);
+    if (st.cfg.json) print_json(summary);
+    else
+      std::cerr << "imported " << summary["out"] << " records into " << st.out << " (" << summary["quarantined"]
+                << " quarantined)\n";
+  });
+}
+
+}  // namespace slmify::cli

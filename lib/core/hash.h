@@ -1,0 +1,29 @@
+// SHA-256 (libsodium) for shard checksums, dataset and config digests, and record content ids.
+// Tested by tests/core/test_hash.cpp against the FIPS 180-2 test vectors.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace slmify {
+
+class Sha256 {
+ public:
+  Sha256();
+  void update(const void* data, size_t n);
+  void update(std::string_view s) { update(s.data(), s.size()); }
+  /// Finishes the hash and returns it as 64 lowercase hex digits; the object is then reset.
+  std::string hex();
+
+ private:
+  alignas(16) std::array<unsigned char, 256> state_;  // crypto_hash_sha256_state, kept opaque
+};
+
+std::string sha256_hex(std::string_view data);
+/// sha256 of a whole file, streamed; throws an I/O Error naming the file.
+std::string sha256_file(const std::filesystem::path& path);
+
+}  // namespace slmify
