@@ -4,6 +4,7 @@
 #include "command.h"
 #include "core/dataset_tools.h"
 #include "core/error.h"
+#include "core/log.h"
 
 namespace slmify::cli {
 
@@ -83,8 +84,8 @@ void register_dataset(CLI::App& app, Store& store) {
     json summary = dataset_export(st.dir, st.out, o);
     if (st.json) print_json(summary);
     else if (st.out != "-")
-      std::cerr << "wrote " << summary["written"] << " examples to " << st.out
-                << (summary["skipped"].empty() ? "" : ", skipped " + summary["skipped"].dump()) << "\n";
+      log_info("wrote " + summary["written"].dump() + " examples to " + st.out +
+               (summary["skipped"].empty() ? "" : ", skipped " + summary["skipped"].dump()));
   });
 
   CLI::App* imp = ds->add_subcommand("import", "make a dataset from JSON Lines of records in slmify's own shape");
@@ -99,8 +100,8 @@ void register_dataset(CLI::App& app, Store& store) {
     json summary = dataset_import(st.inputs, st.out, wo);
     if (st.cfg.json) print_json(summary);
     else
-      std::cerr << "imported " << summary["out"] << " records into " << st.out << " (" << summary["quarantined"]
-                << " quarantined)\n";
+      log_info("imported " + summary["out"].dump() + " records into " + st.out + " (" + summary["quarantined"].dump() +
+               " quarantined)");
   });
 }
 

@@ -1,0 +1,2 @@
+// placeholder: tests are being written
+#include <catch2/catch.hpp>
