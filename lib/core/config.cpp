@@ -531,6 +531,11 @@ struct SectionFlags {
   }
 };
 
+std::string capitalize(std::string s) {
+  if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
 std::string md_escape(std::string s) {
   std::string out;
   for (char c : s) {
@@ -555,7 +560,7 @@ struct MarkdownWriter {
       std::ostringstream* o = &out;
       d->push_back({full, [o, copy, full, doc, d]() mutable {
                       std::ostringstream& out = *o;
-                      out << "\n### `" << full << "`\n\n" << doc << ".\n\n| key | type | default | allowed | description |\n|---|---|---|---|---|\n";
+                      out << "\n### `" << full << "`\n\n" << capitalize(doc) << ".\n\n| key | type | default | allowed | description |\n|---|---|---|---|---|\n";
                       MarkdownWriter w{out, full + ".", d};
                       copy.visit(w);
                     }});
@@ -567,7 +572,7 @@ struct MarkdownWriter {
       d->push_back({full, [o, full, doc, d]() {
                       std::ostringstream& out = *o;
                       typename list_item<T>::type item;
-                      out << "\n### `" << full << "[]`\n\n" << doc << "; each item has these keys.\n\n| key | type | default | allowed | description |\n|---|---|---|---|---|\n";
+                      out << "\n### `" << full << "[]`\n\n" << capitalize(doc) << "; each item has these keys.\n\n| key | type | default | allowed | description |\n|---|---|---|---|---|\n";
                       MarkdownWriter w{out, full + "[].", d};
                       item.visit(w);
                     }});
@@ -586,7 +591,10 @@ struct MarkdownWriter {
       }
       std::string doc = spec.doc;
       if (spec.path) doc += " (path; relative to the pipeline file)";
-      bool flaggable = prefix.empty() || (prefix.find('.') == prefix.size() - 1 && prefix.find('[') == std::string::npos);
+      // Flags exist for the keys of the stage sections, which their subcommands register.
+      std::string section = prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1);
+      bool flaggable = section == "retrain" ||
+                       std::find(kStageNames.begin(), kStageNames.end(), section) != kStageNames.end();
       if (spec.flag && flaggable) {
         std::string flag = std::string("--") + key;
         std::replace(flag.begin(), flag.end(), '_', '-');
