@@ -13,9 +13,17 @@ struct DatasetState {
   std::string dir, out, format = "openai-ft", split;
   std::vector<std::string> inputs;
   int64_t n = 5, cluster = -1;
-  bool json = false, scan = false, quarantine = false, pretty = false;
-  CommandOptions cfg;
+  bool scan = false, quarantine = false, pretty = false;
+  CommandOptions cfg;  // --config, --set, --print-config, --json on every dataset subcommand
+  PipelineConfig config;
 };
+
+// Loads and validates the effective config (dataset settings, later the encryption key); true
+// when --print-config asked only for it.
+bool configured(DatasetState& st) {
+  st.config = load_config(st.cfg);
+  return print_config_if_asked(st.config, st.cfg);
+}
 }  // namespace
 
 void register_dataset(CLI::App& app, Store& store) {
@@ -26,10 +34,11 @@ void register_dataset(CLI::App& app, Store& store) {
   CLI::App* inspect = ds->add_subcommand("inspect", "manifest summary and statistics");
   inspect->add_option("DIR", st.dir, "dataset directory")->required();
   inspect->add_flag("--scan", st.scan, "also read every record for statistics (status, agents, models, tokens, cost)");
-  inspect->add_flag("--json", st.json, "print as JSON");
+  add_common_options(inspect, st.cfg);
   inspect->callback([&st]() {
+    if (configured(st)) return;
     json info = dataset_inspect(st.dir, st.scan);
-    if (st.json) print_json(info);
+    if (st.cfg.json) print_json(info);
     else std::cout << dataset_inspect_text(info);
   });
 
@@ -38,7 +47,9 @@ void register_dataset(CLI::App& app, Store& store) {
   head->add_option("-n", st.n, "number of records (0: all)")->capture_default_str();
   head->add_flag("--quarantine", st.quarantine, "print quarantined entries instead of records");
   head->add_flag("--pretty", st.pretty, "indent the JSON");
+  add_common_options(head, st.cfg);
   head->callback([&st]() {
+    if (configured(st)) return;
     DatasetReader r(st.dir);
     int64_t shown = 0;
     auto show = [&](const json& j) { std::cout << (st.pretty ? j.dump(2) : j.dump()) << "\n"; };
@@ -54,16 +65,17 @@ void register_dataset(CLI::App& app, Store& store) {
 
   CLI::App* validate = ds->add_subcommand("validate", "check every checksum and every record");
   validate->add_option("DIR", st.dir, "dataset directory")->required();
-  validate->add_flag("--json", st.json, "print the report as JSON");
+  add_common_options(validate, st.cfg);
   validate->callback([&st]() {
+    if (configured(st)) return;
     ValidateReport rep = dataset_validate(st.dir);
-    if (st.json) {
+    if (st.cfg.json) {
       json problems = json::array();
       for (const Problem& p : rep.problems) problems.push_back({{"where", p.where}, {"what", p.what}, {"hint", p.hint}});
       print_json({{"ok", rep.ok()}, {"records", rep.records}, {"shards", rep.shards}, {"problems", problems}});
     }
     if (!rep.ok()) throw Error(ExitCode::bad_data, rep.problems);
-    if (!st.json)
+    if (!st.cfg.json)
       std::cout << st.dir << ": ok, " << rep.records << " records in " << rep.shards << " shard(s), all checksums match\n";
   });
 
@@ -75,14 +87,15 @@ void register_dataset(CLI::App& app, Store& store) {
   exp->add_option("-o,--output", st.out, "output file (- for stdout)")->required();
   exp->add_option("--split", st.split, "only records of this split (ann.split: train or eval)");
   exp->add_option("--cluster", st.cluster, "only records of this cluster (ann.cluster.id)");
-  exp->add_flag("--json", st.json, "print a summary as JSON");
+  add_common_options(exp, st.cfg);
   exp->callback([&st, exp]() {
+    if (configured(st)) return;
     ExportOptions o;
     o.format = st.format;
     if (!st.split.empty()) o.split = st.split;
     if (exp->count("--cluster")) o.cluster = st.cluster;
     json summary = dataset_export(st.dir, st.out, o);
-    if (st.json) print_json(summary);
+    if (st.cfg.json) print_json(summary);
     else if (st.out != "-")
       log_info("wrote " + summary["written"].dump() + " examples to " + st.out +
                (summary["skipped"].empty() ? "" : ", skipped " + summary["skipped"].dump()));
@@ -93,10 +106,9 @@ void register_dataset(CLI::App& app, Store& store) {
   imp->add_option("-o,--output", st.out, "output dataset directory (written atomically)")->required();
   add_common_options(imp, st.cfg);
   imp->callback([&st]() {
-    PipelineConfig c = load_config(st.cfg);
-    if (print_config_if_asked(c, st.cfg)) return;
+    if (configured(st)) return;
     WriterOptions wo;
-    stage_writer_options(c, "import", "", wo);
+    stage_writer_options(st.config, "import", "", wo);
     json summary = dataset_import(st.inputs, st.out, wo);
     if (st.cfg.json) print_json(summary);
     else

@@ -1,8 +1,10 @@
-// SHA-256 through libsodium's crypto_hash_sha256 (streaming API).
+// SHA-256 through OpenSSL's EVP interface: about 1.5 GB/s per core with SHA-NI, several times
+// libsodium's portable code (scripts/bench measures the dataset layer that depends on it).
 #include "core/hash.h"
 
-#include <sodium.h>
+#include <openssl/evp.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <memory>
@@ -11,29 +13,26 @@
 
 namespace slmify {
 
-static_assert(sizeof(crypto_hash_sha256_state) <= 256, "state buffer too small");
+static EVP_MD_CTX* ctx(void* p) { return static_cast<EVP_MD_CTX*>(p); }
 
-static crypto_hash_sha256_state* st(std::array<unsigned char, 256>& a) {
-  return reinterpret_cast<crypto_hash_sha256_state*>(a.data());
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  SLMIFY_ASSERT(ctx_ != nullptr && EVP_DigestInit_ex(ctx(ctx_), EVP_sha256(), nullptr) == 1, "SHA-256 init failed");
 }
 
-Sha256::Sha256() {
-  static const int init = sodium_init();  // idempotent; -1 only if the CPU lacks a usable RNG
-  (void)init;
-  crypto_hash_sha256_init(st(state_));
-}
+Sha256::~Sha256() { EVP_MD_CTX_free(ctx(ctx_)); }
 
 void Sha256::update(const void* data, size_t n) {
-  crypto_hash_sha256_update(st(state_), static_cast<const unsigned char*>(data), n);
+  if (n) EVP_DigestUpdate(ctx(ctx_), data, n);
 }
 
 std::string Sha256::hex() {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(st(state_), out);
-  crypto_hash_sha256_init(st(state_));
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx(ctx_), out, &len);
+  EVP_DigestInit_ex(ctx(ctx_), EVP_sha256(), nullptr);
   static const char* digits = "0123456789abcdef";
-  std::string s(2 * sizeof out, '0');
-  for (size_t i = 0; i < sizeof out; ++i) {
+  std::string s(2 * len, '0');
+  for (unsigned i = 0; i < len; ++i) {
     s[2 * i] = digits[out[i] >> 4];
     s[2 * i + 1] = digits[out[i] & 15];
   }

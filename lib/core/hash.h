@@ -1,8 +1,7 @@
-// SHA-256 (libsodium) for shard checksums, dataset and config digests, and record content ids.
+// SHA-256 (OpenSSL, which uses the CPU's SHA extensions where present) for shard checksums, dataset and config digests, and record content ids.
 // Tested by tests/core/test_hash.cpp against the FIPS 180-2 test vectors.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -13,13 +12,16 @@ namespace slmify {
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   void update(const void* data, size_t n);
   void update(std::string_view s) { update(s.data(), s.size()); }
   /// Finishes the hash and returns it as 64 lowercase hex digits; the object is then reset.
   std::string hex();
 
  private:
-  alignas(16) std::array<unsigned char, 256> state_;  // crypto_hash_sha256_state, kept opaque
+  void* ctx_;  // EVP_MD_CTX, kept opaque so that OpenSSL's headers stay out of this one
 };
 
 std::string sha256_hex(std::string_view data);

@@ -10,163 +10,202 @@ namespace slmify {
 
 namespace {
 
+// A path inside the record, built as a chain on the stack and turned into text only when a
+// check fails (formatting every path eagerly cost more than the checks themselves).
+struct Path {
+  const Path* up = nullptr;
+  const char* key = nullptr;  // member name, or nullptr for an array index
+  size_t index = 0;
+  Path operator/(const char* k) const { return Path{this, k, 0}; }
+  Path operator[](size_t i) const { return Path{this, nullptr, i}; }
+  std::string str() const {
+    std::string s = up ? up->str() : std::string();
+    if (!key) return s + "[" + std::to_string(index) + "]";
+    if (!*key) return s;
+    return s.empty() ? std::string(key) : s + "." + key;
+  }
+};
+
 struct Checker {
   std::string err;
-  bool fail(const std::string& path, const std::string& what) {
-    if (err.empty()) err = path + ": " + what;
+  bool fail(const Path& path, const std::string& what) {
+    if (err.empty()) {
+      std::string p = path.str();
+      err = (p.empty() ? std::string("record") : p) + ": " + what;
+    }
     return false;
   }
-  static const char* type_name(const json& j) { return j.type_name(); }
+  static std::string got(const json& j) { return std::string(" (got ") + j.type_name() + ")"; }
 
-  bool object(const json& j, const std::string& path) {
-    return j.is_object() || fail(path, std::string("must be an object (got ") + type_name(j) + ")");
-  }
-  bool string(const json& j, const std::string& path, bool non_empty = false) {
-    if (!j.is_string()) return fail(path, std::string("must be a string (got ") + type_name(j) + ")");
-    if (non_empty && j.get_ref<const std::string&>().empty()) return fail(path, "must not be empty");
+  bool object(const json& j, const Path& p) { return j.is_object() || fail(p, "must be an object" + got(j)); }
+  bool string(const json& j, const Path& p, bool non_empty = false) {
+    if (!j.is_string()) return fail(p, "must be a string" + got(j));
+    if (non_empty && j.get_ref<const std::string&>().empty()) return fail(p, "must not be empty");
     return true;
   }
-  bool string_or_null(const json& j, const std::string& path) {
-    return j.is_null() || string(j, path);
-  }
-  bool count(const json& j, const std::string& path) {
+  bool string_or_null(const json& j, const Path& p) { return j.is_null() || string(j, p); }
+  bool count(const json& j, const Path& p) {
     return (j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0)) ||
-           fail(path, std::string("must be a non-negative integer (got ") + j.dump() + ")");
+           fail(p, "must be a non-negative integer (got " + j.dump() + ")");
   }
-  bool number(const json& j, const std::string& path) {
-    return (j.is_number() && j.get<double>() >= 0) ||
-           fail(path, std::string("must be a non-negative number (got ") + j.dump() + ")");
+  bool number(const json& j, const Path& p) {
+    return (j.is_number() && j.get<double>() >= 0) || fail(p, "must be a non-negative number (got " + j.dump() + ")");
   }
   // Every key of `j` must be in `allowed` (typos in hand-made records are caught here).
-  bool keys(const json& j, const std::string& path, std::initializer_list<const char*> allowed) {
+  bool keys(const json& j, const Path& p, std::initializer_list<const char*> allowed) {
     for (auto it = j.begin(); it != j.end(); ++it) {
       bool ok = false;
       for (const char* a : allowed) ok = ok || it.key() == a;
       if (!ok) {
         std::string list;
         for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
-        return fail(path.empty() ? it.key() : path + "." + it.key(), "unknown field (allowed: " + list + ")");
+        return fail(p / it.key().c_str(), "unknown field (allowed: " + list + ")");
       }
     }
     return true;
   }
-
-  bool tool_call(const json& tc, const std::string& p) {
-    if (!object(tc, p) || !keys(tc, p, {"id", "type", "function"})) return false;
-    if (tc.contains("id") && !string(tc["id"], p + ".id")) return false;
-    if (tc.contains("type") && !(tc["type"] == "function")) return fail(p + ".type", "must be \"function\"");
-    if (!tc.contains("function")) return fail(p + ".function", "missing");
-    const json& f = tc["function"];
-    if (!object(f, p + ".function") || !keys(f, p + ".function", {"name", "arguments"})) return false;
-    if (!f.contains("name") || !string(f["name"], p + ".function.name", true))
-      return fail(p + ".function.name", "missing");
-    if (!f.contains("arguments")) return fail(p + ".function.arguments", "missing (a JSON text, may be \"{}\")");
-    return string(f["arguments"], p + ".function.arguments");
+  // j[key] when present; nullptr otherwise (const access must not insert).
+  static const json* get(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it == j.end() ? nullptr : &*it;
   }
 
-  bool tool_calls(const json& j, const std::string& p) {
+  bool tool_call(const json& tc, const Path& p) {
+    if (!object(tc, p) || !keys(tc, p, {"id", "type", "function"})) return false;
+    if (auto id = get(tc, "id"); id && !string(*id, p / "id")) return false;
+    if (auto t = get(tc, "type"); t && *t != "function") return fail(p / "type", "must be \"function\"");
+    const json* f = get(tc, "function");
+    if (!f) return fail(p / "function", "missing");
+    Path fp = p / "function";
+    if (!object(*f, fp) || !keys(*f, fp, {"name", "arguments"})) return false;
+    const json* name = get(*f, "name");
+    if (!name) return fail(fp / "name", "missing");
+    if (!string(*name, fp / "name", true)) return false;
+    const json* args = get(*f, "arguments");
+    if (!args) return fail(fp / "arguments", "missing (a JSON text, may be \"{}\")");
+    return string(*args, fp / "arguments");
+  }
+
+  bool tool_calls(const json& j, const Path& p) {
     if (!j.is_array()) return fail(p, "must be an array");
     for (size_t i = 0; i < j.size(); ++i)
-      if (!tool_call(j[i], p + "[" + std::to_string(i) + "]")) return false;
+      if (!tool_call(j[i], p[i])) return false;
     return true;
   }
 
-  bool message(const json& m, const std::string& p) {
+  bool message(const json& m, const Path& p) {
     if (!object(m, p) || !keys(m, p, {"role", "content", "name", "tool_calls", "tool_call_id"})) return false;
-    if (!m.contains("role")) return fail(p + ".role", "missing");
+    const json* role = get(m, "role");
+    if (!role) return fail(p / "role", "missing");
     static const char* roles[] = {"system", "developer", "user", "assistant", "tool"};
     bool known = false;
-    if (m["role"].is_string())
-      for (const char* r : roles) known = known || m["role"] == r;
-    if (!known) return fail(p + ".role", "must be one of system, developer, user, assistant, tool (got " + m["role"].dump() + ")");
-    if (!m.contains("content")) return fail(p + ".content", "missing (use null for an assistant turn with only tool calls)");
-    if (!string_or_null(m["content"], p + ".content")) return false;
-    if (m.contains("name") && !string(m["name"], p + ".name")) return false;
-    if (m.contains("tool_calls") && !tool_calls(m["tool_calls"], p + ".tool_calls")) return false;
-    if (m["role"] == "tool" && (!m.contains("tool_call_id") || !string(m["tool_call_id"], p + ".tool_call_id")))
-      return fail(p + ".tool_call_id", "a tool message needs the id of the call it answers");
-    return true;
-  }
-
-  bool tool(const json& t, const std::string& p) {
-    if (!object(t, p) || !keys(t, p, {"type", "function"})) return false;
-    if (t.contains("type") && !(t["type"] == "function")) return fail(p + ".type", "must be \"function\"");
-    if (!t.contains("function")) return fail(p + ".function", "missing");
-    const json& f = t["function"];
-    if (!object(f, p + ".function") || !keys(f, p + ".function", {"name", "description", "parameters", "strict"}))
-      return false;
-    if (!f.contains("name") || !string(f["name"], p + ".function.name", true)) return fail(p + ".function.name", "missing");
-    if (f.contains("description") && !string(f["description"], p + ".function.description")) return false;
-    if (f.contains("parameters") && !object(f["parameters"], p + ".function.parameters")) return false;
-    return true;
-  }
-
-  bool request(const json& r) {
-    if (!object(r, "request") || !keys(r, "request", {"model", "messages", "tools", "tool_choice", "params"}))
-      return false;
-    if (r.contains("model") && !string_or_null(r["model"], "request.model")) return false;
-    if (!r.contains("messages")) return fail("request.messages", "missing");
-    const json& ms = r["messages"];
-    if (!ms.is_array() || ms.empty()) return fail("request.messages", "must be a non-empty array of messages");
-    for (size_t i = 0; i < ms.size(); ++i)
-      if (!message(ms[i], "request.messages[" + std::to_string(i) + "]")) return false;
-    if (r.contains("tools")) {
-      if (!r["tools"].is_array()) return fail("request.tools", "must be an array");
-      for (size_t i = 0; i < r["tools"].size(); ++i)
-        if (!tool(r["tools"][i], "request.tools[" + std::to_string(i) + "]")) return false;
+    if (role->is_string())
+      for (const char* r : roles) known = known || *role == r;
+    if (!known) return fail(p / "role", "must be one of system, developer, user, assistant, tool (got " + role->dump() + ")");
+    const json* content = get(m, "content");
+    if (!content) return fail(p / "content", "missing (use null for an assistant turn with only tool calls)");
+    if (!string_or_null(*content, p / "content")) return false;
+    if (auto n = get(m, "name"); n && !string(*n, p / "name")) return false;
+    if (auto tc = get(m, "tool_calls"); tc && !tool_calls(*tc, p / "tool_calls")) return false;
+    if (*role == "tool") {
+      const json* id = get(m, "tool_call_id");
+      if (!id) return fail(p / "tool_call_id", "a tool message needs the id of the call it answers");
+      if (!string(*id, p / "tool_call_id")) return false;
     }
-    if (r.contains("params") && !object(r["params"], "request.params")) return false;
     return true;
   }
 
-  bool response(const json& r) {
-    if (!object(r, "response") || !keys(r, "response", {"content", "tool_calls", "finish_reason", "model", "error"}))
-      return false;
-    if (!r.contains("content")) return fail("response.content", "missing (null when the answer is only tool calls)");
-    if (!string_or_null(r["content"], "response.content")) return false;
-    if (r.contains("tool_calls") && !tool_calls(r["tool_calls"], "response.tool_calls")) return false;
-    if (r.contains("finish_reason") && !string_or_null(r["finish_reason"], "response.finish_reason")) return false;
-    if (r.contains("model") && !string_or_null(r["model"], "response.model")) return false;
-    if (r.contains("error") && !r["error"].is_null() && !r["error"].is_object() && !r["error"].is_string())
-      return fail("response.error", "must be a string, an object or null");
+  bool tool(const json& t, const Path& p) {
+    if (!object(t, p) || !keys(t, p, {"type", "function"})) return false;
+    if (auto ty = get(t, "type"); ty && *ty != "function") return fail(p / "type", "must be \"function\"");
+    const json* f = get(t, "function");
+    if (!f) return fail(p / "function", "missing");
+    Path fp = p / "function";
+    if (!object(*f, fp) || !keys(*f, fp, {"name", "description", "parameters", "strict"})) return false;
+    const json* name = get(*f, "name");
+    if (!name) return fail(fp / "name", "missing");
+    if (!string(*name, fp / "name", true)) return false;
+    if (auto d = get(*f, "description"); d && !string(*d, fp / "description")) return false;
+    if (auto pa = get(*f, "parameters"); pa && !object(*pa, fp / "parameters")) return false;
+    return true;
+  }
+
+  bool request(const json& r, const Path& p) {
+    if (!object(r, p) || !keys(r, p, {"model", "messages", "tools", "tool_choice", "params"})) return false;
+    if (auto m = get(r, "model"); m && !string_or_null(*m, p / "model")) return false;
+    const json* ms = get(r, "messages");
+    if (!ms) return fail(p / "messages", "missing");
+    if (!ms->is_array() || ms->empty()) return fail(p / "messages", "must be a non-empty array of messages");
+    Path mp = p / "messages";
+    for (size_t i = 0; i < ms->size(); ++i)
+      if (!message((*ms)[i], mp[i])) return false;
+    if (const json* tools = get(r, "tools")) {
+      if (!tools->is_array()) return fail(p / "tools", "must be an array");
+      Path tp = p / "tools";
+      for (size_t i = 0; i < tools->size(); ++i)
+        if (!tool((*tools)[i], tp[i])) return false;
+    }
+    if (auto pa = get(r, "params"); pa && !object(*pa, p / "params")) return false;
+    return true;
+  }
+
+  bool response(const json& r, const Path& p) {
+    if (!object(r, p) || !keys(r, p, {"content", "tool_calls", "finish_reason", "model", "error"})) return false;
+    const json* c = get(r, "content");
+    if (!c) return fail(p / "content", "missing (null when the answer is only tool calls)");
+    if (!string_or_null(*c, p / "content")) return false;
+    if (auto tc = get(r, "tool_calls"); tc && !tool_calls(*tc, p / "tool_calls")) return false;
+    if (auto fr = get(r, "finish_reason"); fr && !string_or_null(*fr, p / "finish_reason")) return false;
+    if (auto m = get(r, "model"); m && !string_or_null(*m, p / "model")) return false;
+    if (auto e = get(r, "error"); e && !e->is_null() && !e->is_object() && !e->is_string())
+      return fail(p / "error", "must be a string, an object or null");
     return true;
   }
 
   bool record(const json& rec) {
-    if (!rec.is_object()) return fail("record", std::string("must be a JSON object (got ") + type_name(rec) + ")");
-    if (!keys(rec, "", {"id", "ts", "source", "hci", "status", "request", "response", "usage", "latency_ms",
-                         "cost_usd", "meta", "ann"}))
+    Path root{nullptr, "", 0};
+    if (!rec.is_object()) return fail(root, "must be a JSON object" + got(rec));
+    if (!keys(rec, root, {"id", "ts", "source", "hci", "status", "request", "response", "usage", "latency_ms",
+                          "cost_usd", "meta", "ann"}))
       return false;
-    if (!rec.contains("id") || !string(rec["id"], "id", true)) return fail("id", "missing");
-    if (rec.contains("ts") && !string_or_null(rec["ts"], "ts")) return false;
-    if (!rec.contains("source")) return fail("source", "missing");
-    const json& s = rec["source"];
-    if (!object(s, "source")) return false;
-    if (!s.contains("format") || !string(s["format"], "source.format", true)) return fail("source.format", "missing");
-    if (s.contains("file") && !string(s["file"], "source.file")) return false;
-    if (s.contains("line") && !count(s["line"], "source.line")) return false;
+    const json* id = get(rec, "id");
+    if (!id) return fail(root / "id", "missing");
+    if (!string(*id, root / "id", true)) return false;
+    if (auto ts = get(rec, "ts"); ts && !string_or_null(*ts, root / "ts")) return false;
+    const json* s = get(rec, "source");
+    if (!s) return fail(root / "source", "missing");
+    Path sp = root / "source";
+    if (!object(*s, sp)) return false;
+    const json* fmt = get(*s, "format");
+    if (!fmt) return fail(sp / "format", "missing");
+    if (!string(*fmt, sp / "format", true)) return false;
+    if (auto f = get(*s, "file"); f && !string(*f, sp / "file")) return false;
+    if (auto l = get(*s, "line"); l && !count(*l, sp / "line")) return false;
     for (const char* k : {"agent", "session"})
-      if (s.contains(k) && !string_or_null(s[k], std::string("source.") + k)) return false;
-    if (!rec.contains("hci") || !rec["hci"].is_boolean()) return fail("hci", "missing or not a boolean");
-    if (!rec.contains("status") || !(rec["status"] == "ok" || rec["status"] == "error"))
-      return fail("status", "must be \"ok\" or \"error\"");
-    if (!rec.contains("request") || !request(rec["request"])) return fail("request", "missing");
-    if (!rec.contains("response")) return fail("response", "missing (null only when status is \"error\")");
-    if (rec["response"].is_null()) {
-      if (rec["status"] != "error") return fail("response", "is null but status is \"ok\"");
-    } else if (!response(rec["response"])) {
+      if (auto v = get(*s, k); v && !string_or_null(*v, sp / k)) return false;
+    const json* hci = get(rec, "hci");
+    if (!hci || !hci->is_boolean()) return fail(root / "hci", "missing or not a boolean");
+    const json* status = get(rec, "status");
+    if (!status || !(*status == "ok" || *status == "error")) return fail(root / "status", "must be \"ok\" or \"error\"");
+    const json* req = get(rec, "request");
+    if (!req) return fail(root / "request", "missing");
+    if (!request(*req, root / "request")) return false;
+    const json* resp = get(rec, "response");
+    if (!resp) return fail(root / "response", "missing (null only when status is \"error\")");
+    if (resp->is_null()) {
+      if (*status != "error") return fail(root / "response", "is null but status is \"ok\"");
+    } else if (!response(*resp, root / "response")) {
       return false;
     }
-    if (rec.contains("usage") && !rec["usage"].is_null()) {
-      const json& u = rec["usage"];
-      if (!object(u, "usage")) return false;
-      for (auto it = u.begin(); it != u.end(); ++it)
-        if (!count(it.value(), "usage." + it.key())) return false;
+    if (auto u = get(rec, "usage"); u && !u->is_null()) {
+      if (!object(*u, root / "usage")) return false;
+      for (auto it = u->begin(); it != u->end(); ++it)
+        if (!count(it.value(), root / "usage" / it.key().c_str())) return false;
     }
     for (const char* k : {"latency_ms", "cost_usd"})
-      if (rec.contains(k) && !rec[k].is_null() && !number(rec[k], k)) return false;
-    if (rec.contains("meta") && !object(rec["meta"], "meta")) return false;
-    if (rec.contains("ann") && !object(rec["ann"], "ann")) return false;
+      if (auto v = get(rec, k); v && !v->is_null() && !number(*v, root / k)) return false;
+    if (auto m = get(rec, "meta"); m && !object(*m, root / "meta")) return false;
+    if (auto a = get(rec, "ann"); a && !object(*a, root / "ann")) return false;
     return true;
   }
 };
