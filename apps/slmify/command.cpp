@@ -89,11 +89,7 @@ CLI::App* add_stage_command(CLI::App& app, Store& store, const std::string& name
   add_section_flags(cmd, st.opts);
   cmd->callback([&st, run, name, inputs_key, cmd]() {
     std::vector<ConfigOverride> extra;
-    if (!inputs_key.empty() && !st.inputs.empty()) {
-      std::string joined;
-      for (const auto& i : st.inputs) joined += (joined.empty() ? "" : ",") + i;
-      extra.push_back({inputs_key, joined, "command-line inputs"});
-    }
+    if (!inputs_key.empty() && !st.inputs.empty()) extra.push_back({inputs_key, "", "command-line inputs", st.inputs});
     PipelineConfig c = load_config(st.opts, extra);
     if (print_config_if_asked(c, st.opts)) return;
     StageIO io{st.inputs, st.output};

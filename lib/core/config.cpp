@@ -102,6 +102,7 @@ std::vector<std::string> split_list(const std::string& text) {
 
 struct Override {
   std::string value, origin;
+  std::optional<std::vector<std::string>> items;
   bool used = false;
 };
 
@@ -111,6 +112,7 @@ struct LoadCtx {
   std::map<std::string, Override> overrides;
   std::vector<Problem> problems;
   std::map<std::string, std::string> where;  // key path -> location, for cross-field checks
+  std::set<std::string> rejected;            // list items already reported as not a mapping
 
   std::string loc(const YAML::Mark& m) const {
     if (m.is_null() || file.empty()) return file;
@@ -285,6 +287,8 @@ class Loader {
         std::string p = full + "[" + std::to_string(i) + "]";
         if (!value[i].IsMap()) {
           ctx_.error(ctx_.loc(value[i].Mark()), p, "must be a mapping of keys (got " + kind(value[i]) + ")");
+          ctx_.rejected.insert(p);
+          field.push_back(std::move(item));  // keeps later items at their index in the file
           continue;
         }
         ctx_.where[p] = ctx_.loc(value[i].Mark());
@@ -299,7 +303,8 @@ class Loader {
         ov->second.used = true;
         ctx_.where[full] = ov->second.origin;
         ScalarSink sink{ctx_, ov->second.origin, full, spec, false};
-        if constexpr (std::is_same_v<T, std::vector<std::string>>) sink.set(field, split_list(ov->second.value));
+        if constexpr (std::is_same_v<T, std::vector<std::string>>)
+          sink.set(field, ov->second.items ? *ov->second.items : split_list(ov->second.value));
         else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>)
           set_map_text(field, ov->second.value, sink);
         else sink.set(field, ov->second.value);
@@ -465,7 +470,10 @@ void emit_json(YAML::Emitter& e, const json& j) {
     for (const auto& x : j) emit_json(e, x);
     e << YAML::EndSeq;
   } else if (j.is_string()) {
-    e << j.get<std::string>();
+    std::string v = j.get<std::string>();  // loading interpolates ${...}: write a literal $ as $$
+    std::string escaped;
+    for (char ch : v) escaped += ch == '$' ? std::string("$$") : std::string(1, ch);
+    e << escaped;
   } else if (j.is_boolean()) {
     e << (j.get<bool>() ? "true" : "false");
   } else if (j.is_number_float()) {
@@ -624,12 +632,14 @@ void cross_checks(const PipelineConfig& c, LoadCtx& ctx) {
   for (size_t i = 0; i < c.scrub.custom_detectors.size(); ++i) {
     const CustomDetector& d = c.scrub.custom_detectors[i];
     std::string p = "scrub.custom_detectors[" + std::to_string(i) + "]";
+    if (ctx.rejected.count(p)) continue;
     for (auto [k, v] : {std::pair{"name", &d.name}, {"regex", &d.regex}, {"entity", &d.entity}})
       if (v->empty()) ctx.error(at(p), p + "." + k, "is required", "give every custom detector a name, a regex and an entity");
   }
   for (size_t i = 0; i < c.scrub.word_lists.size(); ++i) {
     const WordList& w = c.scrub.word_lists[i];
     std::string p = "scrub.word_lists[" + std::to_string(i) + "]";
+    if (ctx.rejected.count(p)) continue;
     if (w.entity.empty()) ctx.error(at(p), p + ".entity", "is required", "name the entity type of the words");
     if (w.file.empty() && w.words.empty()) ctx.error(at(p), p, "has neither file nor words", "give a file, inline words, or both");
   }
@@ -680,7 +690,7 @@ PipelineConfig config_load(const std::optional<fs::path>& file, const std::vecto
       throw_usage(ctx.file, "the pipeline file must be a mapping of sections (collect:, scrub:, ...)",
                   "see pipelines/quickstart.yaml for an example");
   }
-  for (const auto& o : overrides) ctx.overrides[o.key] = Override{o.value, o.origin, false};
+  for (const auto& o : overrides) ctx.overrides[o.key] = Override{o.value, o.origin, o.items, false};
 
   PipelineConfig c;
   Loader top(ctx, root, "");
@@ -704,9 +714,17 @@ PipelineConfig config_load(const std::optional<fs::path>& file, const std::vecto
       size_t d = edit_distance(key, k);
       if (d < best_d) best_d = d, best = k;
     }
+    if (best_d == 0) {
+      ctx.error(o.origin, key, "holds a list of mappings and cannot be set from the command line",
+                "set it in the pipeline file and pass that with --config");
+      continue;
+    }
     ctx.error(o.origin, key, "is not a key of the pipeline configuration",
               best_d <= std::max<size_t>(2, key.size() / 3) ? "did you mean `" + best + "`?" : "see docs/pipeline.md");
   }
+  // A workdir left at its default still belongs next to the pipeline file, like every other path.
+  if (file && !ctx.where.count("workdir") && fs::path(c.workdir).is_relative())
+    c.workdir = (ctx.base_dir / c.workdir).lexically_normal().string();
   cross_checks(c, ctx);
   if (!ctx.problems.empty()) {
     // Report in file order: problems located in the file first by line and column, then the rest.

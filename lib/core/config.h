@@ -365,6 +365,8 @@ struct ConfigOverride {
   std::string key;     ///< dotted key path, e.g. "cluster.k" or "eval.thresholds.json"
   std::string value;   ///< scalar text; lists as "a,b" or "[a, b]"
   std::string origin;  ///< where it came from, for error messages
+  /// For list keys: the items as given (positional inputs), so that no item is split at a comma.
+  std::optional<std::vector<std::string>> items = {};
 };
 
 /// Defaults < `file` (when given) < overrides. Validates everything and throws one usage Error

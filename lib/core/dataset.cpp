@@ -127,9 +127,10 @@ bool DatasetWriter::write(const json& rec, const SourceLoc& where_in) {
   if (!problem.empty()) {
     SourceLoc where = where_in;
     if (where.file.empty() && rec.is_object() && rec.contains("source") && rec["source"].is_object()) {
-      where.file = rec["source"].value("file", "");
-      if (rec["source"].contains("line") && rec["source"]["line"].is_number_unsigned())
-        where.line = rec["source"]["line"].get<uint64_t>();
+      const json& src = rec["source"];
+      if (src.contains("file") && src["file"].is_string()) where.file = src["file"].get<std::string>();
+      if (src.contains("line") && src["line"].is_number_integer() && src["line"].get<int64_t>() >= 0)
+        where.line = src["line"].get<uint64_t>();
     }
     quarantine_record("invalid record: " + problem, where, rec);
     return false;
@@ -279,6 +280,18 @@ static void finish_shard_checks(ZstdLineReader& r, const ShardInfo& s, const Rea
                    "the shard was modified or damaged after it was written; re-run the stage that produced it");
 }
 
+// A record that fails to parse in a shard whose checksum will not match is damage, not a bad
+// record: read the rest of the shard and report the checksum mismatch, which says what happened.
+[[noreturn]] static void rethrow_as_damage(ZstdLineReader& r, const ShardInfo& s, const ReadOptions& opts) {
+  if (opts.verify_checksums) {
+    std::string line;
+    while (r.next(line)) {
+    }
+    finish_shard_checks(r, s, opts);  // throws when the checksum or count differs
+  }
+  throw;
+}
+
 static void parse_record(const std::string& line, const std::string& where, const ReadOptions& opts, json& rec) {
   try {
     rec = json::parse(line);
@@ -303,7 +316,11 @@ bool DatasetReader::next(json& rec) {
     }
     if (m.cur->next(m.line)) {
       m.last_location = m.cur->path().string() + ":" + std::to_string(m.cur->line_number());
-      parse_record(m.line, m.last_location, opts_, rec);
+      try {
+        parse_record(m.line, m.last_location, opts_, rec);
+      } catch (const Error&) {
+        rethrow_as_damage(*m.cur, manifest_.shards[m.shard_index], opts_);
+      }
       return true;
     }
     finish_shard_checks(*m.cur, manifest_.shards[m.shard_index], opts_);
@@ -318,7 +335,11 @@ void DatasetReader::read_shard(const fs::path& dir, const ShardInfo& shard, Read
   std::string line;
   json rec;
   while (r.next(line)) {
-    parse_record(line, r.path().string() + ":" + std::to_string(r.line_number()), opts, rec);
+    try {
+      parse_record(line, r.path().string() + ":" + std::to_string(r.line_number()), opts, rec);
+    } catch (const Error&) {
+      rethrow_as_damage(r, shard, opts);
+    }
     fn(rec, r.line_number());
   }
   finish_shard_checks(r, shard, opts);

@@ -145,6 +145,13 @@ std::string dataset_inspect_text(const json& info) {
 // ---- validate -------------------------------------------------------------------------------
 
 static void validate_shard(const fs::path& dir, const ShardInfo& s, bool records, ValidateReport& rep, size_t max) {
+  // Record-level problems are held back until the zstd stream has been read to its end: when the
+  // stream is corrupt (zstd's frame checksum fails), they are consequences of the damage and only
+  // the corruption is reported.
+  std::vector<Problem> record_problems;
+  auto add_record_problem = [&](std::string where, std::string what, std::string hint) {
+    record_problems.push_back({std::move(where), std::move(what), std::move(hint)});
+  };
   auto add = [&](std::string where, std::string what, std::string hint) {
     if (rep.problems.size() < max) rep.problems.push_back({std::move(where), std::move(what), std::move(hint)});
   };
@@ -160,22 +167,24 @@ static void validate_shard(const fs::path& dir, const ShardInfo& s, bool records
       try {
         rec = json::parse(line);
       } catch (const json::parse_error& e) {
-        add(where, std::string("not valid JSON: ") + e.what(), "the shard was damaged; re-run the stage that produced it");
+        add_record_problem(where, std::string("not valid JSON: ") + e.what(), "the shard was damaged; re-run the stage that produced it");
         continue;
       }
       if (records) {
         ++rep.records;
         std::string problem = record_check(rec);
-        if (!problem.empty()) add(where, "record does not match schema v1: " + problem, "fix the record or re-run the stage");
+        if (!problem.empty()) add_record_problem(where, "record does not match schema v1: " + problem, "fix the record or re-run the stage");
       }
     }
     if (r.line_number() != s.records)
       add(p.string(), "holds " + std::to_string(r.line_number()) + " lines but manifest.json lists " + std::to_string(s.records),
           "the shard was replaced or damaged; re-run the stage that produced it");
+    // The zstd stream decoded cleanly (its frame checksum held), so bad lines are real edits.
+    for (Problem& pr : record_problems) add(pr.where, pr.what, pr.hint);
     std::string sha = r.sha256();
     if (sha != s.sha256)
       add(p.string(), "sha256 " + sha + " does not match manifest.json (" + s.sha256 + ")",
-          "the shard was modified after it was written; re-run the stage that produced it");
+          "the shard was modified or damaged after it was written; re-run the stage that produced it");
   } catch (const Error& e) {
     for (const Problem& pr : e.problems()) add(pr.where, pr.what, pr.hint);
   }
@@ -202,6 +211,8 @@ ValidateReport dataset_validate(const fs::path& dir, size_t max_problems) {
 std::optional<json> record_to_openai_ft(const json& rec) {
   const json& resp = rec.value("response", json());
   if (rec.value("status", "") != "ok" || !resp.is_object()) return std::nullopt;
+  bool has_calls = resp.contains("tool_calls") && !resp["tool_calls"].empty();
+  if (!has_calls && !resp.value("content", json()).is_string()) return std::nullopt;  // nothing to learn from
   json out;
   out["messages"] = rec["request"]["messages"];
   json assistant = {{"role", "assistant"}, {"content", resp.value("content", json())}};
@@ -298,7 +309,8 @@ json dataset_export(const fs::path& dir, const fs::path& out, const ExportOption
       if (opts.format == "openai-ft") {
         auto ex = record_to_openai_ft(rec);
         if (!ex) {
-          skipped["no response (status error)"] = skipped.value("no response (status error)", 0) + 1;
+          std::string why = rec["status"] == "error" ? "failed call (status error)" : "empty response";
+          skipped[why] = skipped.value(why, 0) + 1;
           continue;
         }
         line = ex->dump();

@@ -29,7 +29,7 @@ struct ValidateReport {
 ValidateReport dataset_validate(const std::filesystem::path& dir, size_t max_problems = 50);
 
 /// One record as an OpenAI fine-tuning example {"messages": [..., assistant], "tools": [...]};
-/// nullopt when the record has no usable response (status error).
+/// nullopt when the record has no usable response (status error, or neither text nor tool calls).
 std::optional<json> record_to_openai_ft(const json& rec);
 /// One record as a logged Chat Completions call {"request": {...}, "response": chat.completion}.
 json record_to_openai_chat(const json& rec);

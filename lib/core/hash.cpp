@@ -39,6 +39,12 @@ std::string Sha256::hex() {
   return s;
 }
 
+std::string Sha256::peek_hex() const {
+  Sha256 copy;
+  EVP_MD_CTX_copy_ex(ctx(copy.ctx_), ctx(ctx_));
+  return copy.hex();
+}
+
 std::string sha256_hex(std::string_view data) {
   Sha256 h;
   h.update(data);

@@ -19,6 +19,8 @@ class Sha256 {
   void update(std::string_view s) { update(s.data(), s.size()); }
   /// Finishes the hash and returns it as 64 lowercase hex digits; the object is then reset.
   std::string hex();
+  /// The hash of what was added so far, leaving the object as it is (more may be added).
+  std::string peek_hex() const;
 
  private:
   void* ctx_;  // EVP_MD_CTX, kept opaque so that OpenSSL's headers stay out of this one

@@ -1,6 +1,9 @@
 // Manifest (de)serialisation and checks; see manifest.h.
 #include "core/manifest.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/hash.h"
@@ -99,10 +102,11 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
                    "this directory is not a slmify dataset; point the command at a stage's output directory");
   const json& v = g.at(j, "version", "version");
   if (!v.is_number_integer()) g.bad("version", "must be an integer");
-  m.version = v.get<int>();
-  if (m.version > kDatasetVersion)
+  int64_t version = v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX) ? INT64_MAX : v.get<int64_t>();
+  m.version = version > kDatasetVersion ? kDatasetVersion + 1 : static_cast<int>(std::max<int64_t>(version, 0));
+  if (version > kDatasetVersion)
     throw_bad_data(where,
-                   "dataset format version " + std::to_string(m.version) + " is newer than this slmify (" +
+                   "dataset format version " + v.dump() + " is newer than this slmify (" +
                        SLMIFY_VERSION + ") reads (version " + std::to_string(kDatasetVersion) + ")",
                    "upgrade slmify to read it, or re-run the stage with this slmify");
   if (m.version < 1) g.bad("version", "must be >= 1 (got " + std::to_string(m.version) + ")");

@@ -94,7 +94,7 @@ ZstdLineReader::~ZstdLineReader() = default;
 
 uint64_t ZstdLineReader::bytes_read() const { return impl_->bytes; }
 
-std::string ZstdLineReader::sha256() { return impl_->sha.hex(); }
+std::string ZstdLineReader::sha256() { return impl_->sha.peek_hex(); }
 
 // Decompresses more data into buf; false when the input is exhausted and nothing was added.
 bool ZstdLineReader::fill() {
@@ -127,6 +127,9 @@ bool ZstdLineReader::fill() {
     m.last_ret = ret;
     m.buf.append(out.data(), ob.pos);
   }
+  if (m.eof && m.bytes == 0)
+    throw_bad_data(path_.string(), "is empty, not a zstd stream (the file is truncated)",
+                   "the file was cut off or never written; restore it or re-run the stage that wrote it");
   if (m.buf.size() == before && m.eof && m.last_ret != 0)
     throw_bad_data(path_.string() + ":" + std::to_string(line_no_ + 1),
                    "the zstd stream ends in the middle of a frame (the file is truncated)",

@@ -98,6 +98,12 @@ TEST_CASE("record_check accepts the optional and nullable forms", "[core][record
     r["response"]["finish_reason"] = nullptr;
     CHECK(record_check(r) == "");
   }
+  SECTION("source may carry more identifying fields (docs: \"others: any\")") {
+    json r = slmify_test::make_record(1);
+    r["source"]["span_id"] = "abc";
+    r["source"]["parent"] = {{"trace", 1}};
+    CHECK(record_check(r) == "");
+  }
   SECTION("tool call arguments may be an empty JSON object text and ids/types are optional") {
     json r = slmify_test::make_record(1);
     r["response"] = {{"content", nullptr}, {"tool_calls", {{{"function", {{"name", "noop"}, {"arguments", "{}"}}}}}}};
@@ -130,6 +136,8 @@ TEST_CASE("record_check rejects bad records naming the path", "[core][record]") 
       {"message content missing", [](json& r) { r["request"]["messages"][1].erase("content"); },
        "request.messages[1].content"},
       {"message content a number", [](json& r) { r["request"]["messages"][1]["content"] = 7; },
+       "request.messages[1].content"},
+      {"multi-part message content", [](json& r) { r["request"]["messages"][1]["content"] = json::array({{{"type", "text"}, {"text", "hi"}}}); },
        "request.messages[1].content"},
       {"message unknown field", [](json& r) { r["request"]["messages"][0]["weight"] = 1; },
        "request.messages[0].weight"},
@@ -346,4 +354,63 @@ TEST_CASE("utc_now_iso8601 is UTC with milliseconds", "[core][record]") {
   std::string date = r.out.substr(0, 10);
   std::string again = utc_now_iso8601();
   CHECK((ts.substr(0, 10) == date || again.substr(0, 10) == date));
+}
+
+namespace {
+
+// Content ids computed by python with the recipe of docs/dataset-format.md, one per JSONL line.
+std::vector<std::string> python_content_ids(const std::vector<json>& recs) {
+  TempDir tmp;
+  auto in = tmp / "records.jsonl";
+  auto script = tmp / "ids.py";
+  std::string lines;
+  for (const json& r : recs) lines += r.dump() + "\n";
+  slmify_test::write_bytes(in, lines);
+  slmify_test::write_bytes(script,
+                           "import hashlib, json, sys\n"
+                           "for line in open(sys.argv[1], encoding='utf-8'):\n"
+                           "    r = json.loads(line)\n"
+                           "    text = json.dumps({'request': r['request'], 'response': r['response']}, sort_keys=True,\n"
+                           "                      separators=(',', ':'), ensure_ascii=False)\n"
+                           "    print(hashlib.sha256(text.encode()).hexdigest()[:32])\n");
+  auto r = run_command(slmify_test::python_exe() + " " + shell_quote(script.string()) + " " + shell_quote(in.string()));
+  REQUIRE(r.status == 0);
+  std::vector<std::string> ids;
+  size_t start = 0, nl;
+  while ((nl = r.out.find('\n', start)) != std::string::npos) {
+    ids.push_back(r.out.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("record_content_id equals the python recipe of docs/dataset-format.md", "[core][record]") {
+  std::vector<json> recs;
+  recs.push_back(full_record());
+  recs.push_back(slmify_test::make_record(7, "\xE4\xBD\xA0\xE5\xA5\xBD \xF0\x9F\x98\x80 \xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D caf\xC3\xA9"));
+  static const char kControls[] = "tab\there, newline\n, nul \0, bell \x07, del \x7f, quote \" back \\ slash /";
+  json ctl = slmify_test::make_record(8, std::string(kControls, sizeof kControls - 1));
+  recs.push_back(ctl);
+  json num = slmify_test::make_record(9);
+  num["request"]["params"] = {{"temperature", 0.7}, {"top_p", 1.0}, {"tiny", 1e-05}, {"small", 0.0001},
+                              {"huge", 1e21}, {"neg", -2.5}, {"int", -3}, {"big", 9007199254740993ll},
+                              {"third", 1.0 / 3.0}, {"seed", 123456789}};
+  recs.push_back(num);
+  json keys = slmify_test::make_record(10);
+  keys["request"]["params"] = {{"\xC3\xA9t\xC3\xA9", 1}, {"Zeta", 2}, {"alpha", 3}, {"\xF0\x9F\x98\x80", 4}, {"_", 5}};
+  keys["request"]["tool_choice"] = {{"type", "function"}, {"function", {{"name", "f"}}}};
+  recs.push_back(keys);
+  json err = slmify_test::make_record(11);
+  err["status"] = "error";
+  err["response"] = nullptr;
+  recs.push_back(err);
+
+  std::vector<std::string> expected = python_content_ids(recs);
+  REQUIRE(expected.size() == recs.size());
+  for (size_t i = 0; i < recs.size(); ++i) {
+    INFO("record " << i << ": " << recs[i].dump());
+    CHECK(record_content_id(recs[i]) == expected[i]);
+  }
 }

@@ -76,7 +76,7 @@ inline CommandResult run_command(const std::string& cmd) {
 inline std::string python_exe() {
 #ifdef SLMIFY_PYTHON
   std::error_code ec;
-  if (fs::exists(SLMIFY_PYTHON, ec) && std::string(SLMIFY_PYTHON).size() > 0) return SLMIFY_PYTHON;
+  if (std::string(SLMIFY_PYTHON).size() > 0 && fs::exists(SLMIFY_PYTHON, ec)) return SLMIFY_PYTHON;
 #endif
   return "python3";
 }
