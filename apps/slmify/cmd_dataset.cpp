@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "command.h"
+#include "core/crypto.h"
 #include "core/dataset_tools.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -16,13 +17,16 @@ struct DatasetState {
   bool scan = false, quarantine = false, pretty = false;
   CommandOptions cfg;  // --config, --set, --print-config, --json on every dataset subcommand
   PipelineConfig config;
+  ReadOptions read;  // the data key, for encrypted datasets
 };
 
 // Loads and validates the effective config (dataset settings, later the encryption key); true
 // when --print-config asked only for it.
 bool configured(DatasetState& st) {
   st.config = load_config(st.cfg);
-  return print_config_if_asked(st.config, st.cfg);
+  if (print_config_if_asked(st.config, st.cfg)) return true;
+  stage_read_options(st.config, st.read);
+  return false;
 }
 }  // namespace
 
@@ -37,7 +41,7 @@ void register_dataset(CLI::App& app, Store& store) {
   add_common_options(inspect, st.cfg);
   inspect->callback([&st]() {
     if (configured(st)) return;
-    json info = dataset_inspect(st.dir, st.scan);
+    json info = dataset_inspect(st.dir, st.scan, st.read);
     if (st.cfg.json) print_json(info);
     else std::cout << dataset_inspect_text(info);
   });
@@ -50,7 +54,7 @@ void register_dataset(CLI::App& app, Store& store) {
   add_common_options(head, st.cfg);
   head->callback([&st]() {
     if (configured(st)) return;
-    DatasetReader r(st.dir);
+    DatasetReader r(st.dir, st.read);
     int64_t shown = 0;
     auto show = [&](const json& j) { std::cout << (st.pretty ? j.dump(2) : j.dump()) << "\n"; };
     if (st.quarantine) {
@@ -68,7 +72,7 @@ void register_dataset(CLI::App& app, Store& store) {
   add_common_options(validate, st.cfg);
   validate->callback([&st]() {
     if (configured(st)) return;
-    ValidateReport rep = dataset_validate(st.dir);
+    ValidateReport rep = dataset_validate(st.dir, 50, st.read);
     if (st.cfg.json) {
       json problems = json::array();
       for (const Problem& p : rep.problems) problems.push_back({{"where", p.where}, {"what", p.what}, {"hint", p.hint}});
@@ -94,12 +98,15 @@ void register_dataset(CLI::App& app, Store& store) {
     o.format = st.format;
     if (!st.split.empty()) o.split = st.split;
     if (exp->count("--cluster")) o.cluster = st.cluster;
-    json summary = dataset_export(st.dir, st.out, o);
+    json summary = dataset_export(st.dir, st.out, o, st.read);
     if (st.cfg.json) print_json(summary);
     else if (st.out != "-")
       log_info("wrote " + summary["written"].dump() + " examples to " + st.out +
                (summary["skipped"].empty() ? "" : ", skipped " + summary["skipped"].dump()));
   });
+
+  CLI::App* keygen = ds->add_subcommand("keygen", "print a new random data key (64 hex digits) for encryption at rest");
+  keygen->callback([]() { std::cout << data_key_generate_hex() << "\n"; });
 
   CLI::App* imp = ds->add_subcommand("import", "make a dataset from JSON Lines of records in slmify's own shape");
   imp->add_option("FILE", st.inputs, "JSONL files (plain or .zst), or - for stdin")->required();

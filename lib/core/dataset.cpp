@@ -21,11 +21,13 @@
 namespace slmify {
 namespace fs = std::filesystem;
 
-static const char* kQuarantineFile = "quarantine.jsonl.zst";
+static std::string quarantine_name(bool encrypted) {
+  return encrypted ? "quarantine.jsonl.zst.enc" : "quarantine.jsonl.zst";
+}
 
-static std::string shard_name(size_t i) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "part-%05zu.jsonl.zst", i);
+static std::string shard_name(size_t i, bool encrypted) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "part-%05zu.jsonl.zst%s", i, encrypted ? ".enc" : "");
   return buf;
 }
 
@@ -75,11 +77,15 @@ DatasetWriter::DatasetWriter(const fs::path& dir_in, WriterOptions opts) : impl_
   if (ec) throw_errno("creating directory", parent.string(), ec.value());
   dataset_clean_stale(dir);
   impl_->tmp = parent / (sibling_prefix(dir) + "tmp-" + std::to_string(::getpid()) + "-" + random_suffix());
-  if (::mkdir(impl_->tmp.c_str(), 0755) != 0) throw_errno("creating directory", impl_->tmp.string(), errno);
+  // The directory is searchable by whoever may read the files (0644 -> 0755, 0600 -> 0700).
+  mode_t dir_mode = static_cast<mode_t>(impl_->opts.file_mode | ((impl_->opts.file_mode & 0444) >> 2));
+  if (::mkdir(impl_->tmp.c_str(), dir_mode) != 0) throw_errno("creating directory", impl_->tmp.string(), errno);
+  ::chmod(impl_->tmp.c_str(), dir_mode);  // mkdir applies the umask
   manifest_.stage = impl_->opts.stage;
   manifest_.slmify_version = SLMIFY_VERSION;
   manifest_.config = impl_->opts.config;
   manifest_.inputs = impl_->opts.inputs;
+  if (impl_->opts.key) manifest_.encryption_key_check = data_key_check(*impl_->opts.key);
 }
 
 DatasetWriter::~DatasetWriter() {
@@ -96,8 +102,9 @@ void DatasetWriter::phase(std::string_view name) {
 }
 
 void DatasetWriter::open_shard() {
-  std::string name = shard_name(manifest_.shards.size());
-  impl_->shard = std::make_unique<ZstdLineWriter>(impl_->tmp / name, impl_->opts.zstd_level, impl_->opts.file_mode);
+  const DataKey* key = impl_->opts.key ? &*impl_->opts.key : nullptr;
+  std::string name = shard_name(manifest_.shards.size(), key != nullptr);
+  impl_->shard = std::make_unique<ZstdLineWriter>(impl_->tmp / name, impl_->opts.zstd_level, impl_->opts.file_mode, key);
   manifest_.shards.push_back(ShardInfo{name, 0, 0, 0, ""});
 }
 
@@ -144,6 +151,18 @@ bool DatasetWriter::write(const json& rec, const SourceLoc& where_in) {
   return true;
 }
 
+bool DatasetWriter::write(const PreparedRecord& prepared, const json& rec, const SourceLoc& where) {
+  SLMIFY_ASSERT(!impl_->done, "write after commit/abort");
+  if (!prepared.problem.empty()) return write(rec, where);  // quarantines it with the problem
+  if (!impl_->shard) open_shard();
+  impl_->shard->write_line(prepared.line);
+  ++manifest_.accounting.in;
+  ++manifest_.accounting.out;
+  if (impl_->shard->lines() >= impl_->opts.shard_records || impl_->shard->raw_bytes() >= impl_->opts.shard_bytes)
+    close_shard();
+  return true;
+}
+
 void DatasetWriter::drop(std::string_view reason, uint64_t n) {
   manifest_.accounting.dropped[std::string(reason)] += n;
   manifest_.accounting.in += n;
@@ -160,7 +179,8 @@ static json quarantine_entry(std::string_view reason, const std::string& stage, 
 void DatasetWriter::write_quarantine(json& entry) {
   Impl& m = *impl_;
   if (!m.quarantine)
-    m.quarantine = std::make_unique<ZstdLineWriter>(m.tmp / kQuarantineFile, m.opts.zstd_level, m.opts.file_mode);
+    m.quarantine = std::make_unique<ZstdLineWriter>(m.tmp / quarantine_name(m.opts.key.has_value()), m.opts.zstd_level,
+                                                    m.opts.file_mode, m.opts.key ? &*m.opts.key : nullptr);
   m.quarantine->write_line(entry.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
@@ -197,7 +217,7 @@ Manifest DatasetWriter::commit() {
   if (m.quarantine) {
     ZstdFileInfo q = m.quarantine->finish();
     m.quarantine.reset();
-    manifest_.quarantine = ShardInfo{kQuarantineFile, q.lines, q.bytes, q.raw_bytes, q.sha256};
+    manifest_.quarantine = ShardInfo{quarantine_name(m.opts.key.has_value()), q.lines, q.bytes, q.raw_bytes, q.sha256};
   }
   SLMIFY_ASSERT(manifest_.accounting.balanced(), "accounting does not balance");
   manifest_.created = utc_now_iso8601();
@@ -253,6 +273,7 @@ struct DatasetReader::Impl {
 
 DatasetReader::DatasetReader(const fs::path& dir, ReadOptions opts)
     : impl_(new Impl), dir_(dir), manifest_(manifest_read(dir)), opts_(opts) {
+  shard_key(manifest_, opts_, dir_);  // a missing or wrong key is reported before anything is read
   std::error_code ec;
   for (const ShardInfo& s : manifest_.shards)
     if (!fs::exists(dir_ / s.file, ec))
@@ -261,6 +282,18 @@ DatasetReader::DatasetReader(const fs::path& dir, ReadOptions opts)
 }
 
 DatasetReader::~DatasetReader() = default;
+
+const DataKey* DatasetReader::shard_key(const Manifest& m, const ReadOptions& opts, const fs::path& dir) {
+  if (!m.encryption_key_check) return nullptr;
+  if (!opts.key)
+    throw_usage(dir.string(), "the dataset is encrypted and no key was given",
+                "give the key it was written with: encryption.key_file or the variable named by encryption.key_env "
+                "(default SLMIFY_DATA_KEY), with --config pipeline.yaml");
+  if (data_key_check(*opts.key) != *m.encryption_key_check)
+    throw_usage(dir.string(), "the key given is not the one the dataset was encrypted with",
+                "check encryption.key_file / encryption.key_env (key check " + m.encryption_key_check->substr(0, 8) + "...)");
+  return &*opts.key;
+}
 
 InputRef DatasetReader::input_ref() const { return InputRef{"dataset", dir_.string(), manifest_.digest}; }
 
@@ -312,7 +345,7 @@ bool DatasetReader::next(json& rec) {
   for (;;) {
     if (!m.cur) {
       if (m.shard_index >= manifest_.shards.size()) return false;
-      m.cur = std::make_unique<ZstdLineReader>(dir_ / manifest_.shards[m.shard_index].file);
+      m.cur = std::make_unique<ZstdLineReader>(dir_ / manifest_.shards[m.shard_index].file, shard_key(manifest_, opts_, dir_));
     }
     if (m.cur->next(m.line)) {
       m.last_location = m.cur->path().string() + ":" + std::to_string(m.cur->line_number());
@@ -331,7 +364,8 @@ bool DatasetReader::next(json& rec) {
 
 void DatasetReader::read_shard(const fs::path& dir, const ShardInfo& shard, ReadOptions opts,
                                const std::function<void(json& rec, uint64_t line)>& fn) {
-  ZstdLineReader r(dir / shard.file);
+  Manifest m = manifest_read(dir);
+  ZstdLineReader r(dir / shard.file, shard_key(m, opts, dir));
   std::string line;
   json rec;
   while (r.next(line)) {
@@ -347,7 +381,7 @@ void DatasetReader::read_shard(const fs::path& dir, const ShardInfo& shard, Read
 
 void DatasetReader::for_each_quarantined(const std::function<void(const json& entry)>& fn) const {
   if (!manifest_.quarantine) return;
-  ZstdLineReader r(dir_ / manifest_.quarantine->file);
+  ZstdLineReader r(dir_ / manifest_.quarantine->file, shard_key(manifest_, opts_, dir_));
   std::string line;
   while (r.next(line)) {
     json e;

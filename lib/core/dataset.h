@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/crypto.h"
 #include "core/manifest.h"
 
 namespace slmify {
@@ -22,6 +23,7 @@ struct WriterOptions {
   unsigned file_mode = 0644;              ///< permissions of the files written (0600 for private data)
   json config = json::object();           ///< effective config of the stage (digest computed at commit)
   std::vector<InputRef> inputs;           ///< lineage
+  std::optional<DataKey> key;             ///< encrypt shards and quarantine with this key (crypto.h)
   /// Test hook: called with "shard_closed", "manifest_written", "before_swap", "committed".
   std::function<void(std::string_view phase)> on_phase;
 };
@@ -46,6 +48,9 @@ class DatasetWriter {
   /// quarantined with the reason instead (at `where`, or the record's own source when empty), and
   /// false is returned.
   bool write(const json& rec, const SourceLoc& where = {});
+  /// Writes a record prepared by record_prepare (on any thread); one with a problem is
+  /// quarantined as write() would. `rec` is the record it was prepared from.
+  bool write(const PreparedRecord& prepared, const json& rec, const SourceLoc& where = {});
   /// Counts `n` inputs dropped for `reason` (e.g. "duplicate", "hci").
   void drop(std::string_view reason, uint64_t n = 1);
   /// Quarantines one input that cannot be used: the raw text as read (kept base64 when not UTF-8).
@@ -74,6 +79,7 @@ class DatasetWriter {
 struct ReadOptions {
   bool verify_checksums = true;  ///< compare every shard's sha256 and record count with the manifest
   bool check_records = true;     ///< check every record against the v1 schema
+  std::optional<DataKey> key;    ///< needed for encrypted datasets
 };
 
 /// Reads the records of a dataset in order, shard by shard. A failed check throws a bad-data Error
@@ -97,6 +103,9 @@ class DatasetReader {
                          const std::function<void(json& rec, uint64_t line)>& fn);
   /// Reads the quarantine entries ({reason, stage, source, raw|raw_base64|record}).
   void for_each_quarantined(const std::function<void(const json& entry)>& fn) const;
+  /// The key to read shards with (null for a plain dataset), after checking it against the
+  /// manifest: a usage Error when the dataset is encrypted and the key is missing or wrong.
+  static const DataKey* shard_key(const Manifest& m, const ReadOptions& opts, const std::filesystem::path& dir);
 
  private:
   struct Impl;

@@ -31,7 +31,7 @@ static std::string response_kind(const json& rec) {
   return "text";
 }
 
-json dataset_inspect(const fs::path& dir, bool scan) {
+json dataset_inspect(const fs::path& dir, bool scan, const ReadOptions& read) {
   Manifest m = manifest_read(dir);
   json info = manifest_to_json(m);
   info.erase("config");
@@ -52,7 +52,7 @@ json dataset_inspect(const fs::path& dir, bool scan) {
   auto bump = [](json& obj, const std::string& key) { obj[key] = obj.value(key, 0) + 1; };
   double lat_sum = 0;
   uint64_t lat_n = 0;
-  DatasetReader reader(dir);
+  DatasetReader reader(dir, read);
   json rec;
   Progress progress("scanning", m.records());
   while (reader.next(rec)) {
@@ -144,7 +144,8 @@ std::string dataset_inspect_text(const json& info) {
 
 // ---- validate -------------------------------------------------------------------------------
 
-static void validate_shard(const fs::path& dir, const ShardInfo& s, bool records, ValidateReport& rep, size_t max) {
+static void validate_shard(const fs::path& dir, const ShardInfo& s, bool records, ValidateReport& rep, size_t max,
+                           const DataKey* key) {
   // Record-level problems are held back until the zstd stream has been read to its end: when the
   // stream is corrupt (zstd's frame checksum fails), they are consequences of the damage and only
   // the corruption is reported.
@@ -159,7 +160,7 @@ static void validate_shard(const fs::path& dir, const ShardInfo& s, bool records
   std::error_code ec;
   if (!fs::exists(p, ec)) return add(p.string(), "is listed in manifest.json but missing", "restore it or re-run the stage");
   try {
-    ZstdLineReader r(p);
+    ZstdLineReader r(p, key);
     std::string line;
     while (r.next(line)) {
       std::string where = p.string() + ":" + std::to_string(r.line_number());
@@ -190,7 +191,7 @@ static void validate_shard(const fs::path& dir, const ShardInfo& s, bool records
   }
 }
 
-ValidateReport dataset_validate(const fs::path& dir, size_t max_problems) {
+ValidateReport dataset_validate(const fs::path& dir, size_t max_problems, const ReadOptions& read) {
   ValidateReport rep;
   Manifest m;
   try {
@@ -201,8 +202,9 @@ ValidateReport dataset_validate(const fs::path& dir, size_t max_problems) {
     return rep;
   }
   rep.shards = m.shards.size();
-  for (const ShardInfo& s : m.shards) validate_shard(dir, s, true, rep, max_problems);
-  if (m.quarantine) validate_shard(dir, *m.quarantine, false, rep, max_problems);
+  const DataKey* key = DatasetReader::shard_key(m, read, dir);
+  for (const ShardInfo& s : m.shards) validate_shard(dir, s, true, rep, max_problems, key);
+  if (m.quarantine) validate_shard(dir, *m.quarantine, false, rep, max_problems, key);
   return rep;
 }
 
@@ -272,10 +274,10 @@ json record_to_openai_chat(const json& rec) {
   return out;
 }
 
-json dataset_export(const fs::path& dir, const fs::path& out, const ExportOptions& opts) {
+json dataset_export(const fs::path& dir, const fs::path& out, const ExportOptions& opts, const ReadOptions& read) {
   if (opts.format != "openai-ft" && opts.format != "openai-chat")
     throw_usage("--format " + opts.format, "unknown export format", "use openai-ft or openai-chat");
-  DatasetReader reader(dir);
+  DatasetReader reader(dir, read);
   bool to_stdout = out == "-";
   fs::path tmp;
   std::unique_ptr<FileSink> sink;

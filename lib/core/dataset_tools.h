@@ -14,7 +14,7 @@ namespace slmify {
 
 /// Manifest summary; with `scan`, also statistics computed from every record (status, hci, source
 /// formats, agents, models, response kinds, token usage, annotations present).
-json dataset_inspect(const std::filesystem::path& dir, bool scan);
+json dataset_inspect(const std::filesystem::path& dir, bool scan, const ReadOptions& read = {});
 /// Human-readable form of dataset_inspect()'s result.
 std::string dataset_inspect_text(const json& info);
 
@@ -26,7 +26,7 @@ struct ValidateReport {
   std::vector<Problem> problems;
   bool ok() const { return problems.empty(); }
 };
-ValidateReport dataset_validate(const std::filesystem::path& dir, size_t max_problems = 50);
+ValidateReport dataset_validate(const std::filesystem::path& dir, size_t max_problems = 50, const ReadOptions& read = {});
 
 /// One record as an OpenAI fine-tuning example {"messages": [..., assistant], "tools": [...]};
 /// nullopt when the record has no usable response (status error, or neither text nor tool calls).
@@ -40,7 +40,8 @@ struct ExportOptions {
   std::optional<int64_t> cluster;      ///< only records with ann.cluster.id == this
 };
 /// Writes `out` atomically ("-" writes to stdout). Returns {"written", "skipped": {reason: n}}.
-json dataset_export(const std::filesystem::path& dir, const std::filesystem::path& out, const ExportOptions& opts);
+json dataset_export(const std::filesystem::path& dir, const std::filesystem::path& out, const ExportOptions& opts,
+                    const ReadOptions& read = {});
 
 /// Reads JSON Lines of records in the dataset's own shape (as `dataset head` prints them) into a
 /// new dataset; lines that are not valid JSON or not valid records are quarantined with file:line.

@@ -51,6 +51,9 @@ json manifest_to_json(const Manifest& m) {
                      {"dropped", m.accounting.dropped},
                      {"quarantined", m.accounting.quarantined}};
   j["stats"] = m.stats;
+  j["encryption"] = m.encryption_key_check
+                        ? json{{"cipher", "xchacha20poly1305-secretstream"}, {"key_check", *m.encryption_key_check}}
+                        : json();
   j["digest"] = m.digest;
   return j;
 }
@@ -134,6 +137,12 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
   if (!d.is_object()) g.bad("accounting.dropped", "must be an object of reason: count");
   for (auto it = d.begin(); it != d.end(); ++it) m.accounting.dropped[it.key()] = g.u64(d, it.key(), "accounting.dropped." + it.key());
   m.stats = j.value("stats", json::object());
+  if (j.contains("encryption") && !j["encryption"].is_null()) {
+    const json& e = j["encryption"];
+    if (g.str(e, "cipher", "encryption.cipher") != "xchacha20poly1305-secretstream")
+      g.bad("encryption.cipher", "names a cipher this slmify does not know");
+    m.encryption_key_check = g.str(e, "key_check", "encryption.key_check");
+  }
   m.digest = g.str(j, "digest", "digest");
 
   uint64_t shard_records = 0;

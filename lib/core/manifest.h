@@ -54,6 +54,8 @@ struct Manifest {
   std::optional<ShardInfo> quarantine;
   Accounting accounting;
   json stats = json::object();  ///< stage-specific figures
+  /// Set when the shards are encrypted: the key check of the key they need (crypto.h).
+  std::optional<std::string> encryption_key_check;
   std::string digest;           ///< "sha256:<hex>" over version, shards and quarantine checksums
 
   uint64_t records() const { return accounting.out; }

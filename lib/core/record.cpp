@@ -218,6 +218,36 @@ std::string record_check(const json& rec) {
   return c.err;
 }
 
+PreparedRecord record_prepare(json& rec) {
+  PreparedRecord p;
+  if (!rec.is_object()) {
+    p.problem = "record: must be a JSON object";
+    return p;
+  }
+  // The canonical text of the content is {"request":R,"response":S}; in the whole record (keys
+  // sorted) "request" and "response" are neighbours, so R and S are spliced in between the keys
+  // that sort before them and those that sort after.
+  std::string r = rec.value("request", json()).dump(), s = rec.value("response", json()).dump();
+  std::string content = "{\"request\":" + r + ",\"response\":" + s + "}";
+  p.id = sha256_hex(content).substr(0, 32);
+  rec["id"] = p.id;
+  p.problem = record_check(rec);
+  if (!p.problem.empty()) return p;
+  json head = json::object(), tail = json::object();
+  for (auto it = rec.begin(); it != rec.end(); ++it) {
+    if (it.key() == "request" || it.key() == "response") continue;
+    (it.key() < "request" ? head : tail)[it.key()] = it.value();
+  }
+  std::string h = head.dump(), t = tail.dump();
+  p.line.reserve(h.size() + content.size() + t.size());
+  p.line.append(h, 0, h.size() - 1);  // without its closing brace
+  if (h.size() > 2) p.line += ',';
+  p.line.append(content, 1, content.size() - 2);  // "request":R,"response":S
+  if (t.size() > 2) p.line += ',';
+  p.line.append(t, 1, std::string::npos);  // without its opening brace
+  return p;
+}
+
 std::string record_content_id(const json& rec) {
   // nlohmann::json objects keep keys sorted, so dump() is canonical for equal content.
   json content = json::object();

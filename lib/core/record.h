@@ -18,6 +18,17 @@ std::string record_check(const json& rec);
 /// Collecting the same call twice gives the same id; metadata (time, file, latency) does not count.
 std::string record_content_id(const json& rec);
 
+/// A record checked, given its content id and serialised, ready for DatasetWriter::write. Made
+/// by record_prepare, which stages may run on worker threads so that the writer only compresses.
+struct PreparedRecord {
+  std::string id;       ///< the content id, also set in the record
+  std::string line;     ///< the record as one line of compact JSON (rec.dump() with that id)
+  std::string problem;  ///< non-empty when the record fails the schema check (then `line` is empty)
+};
+/// Sets rec["id"] to the content id, checks the record, and serialises it, writing request and
+/// response only once (the id hashes exactly those bytes).
+PreparedRecord record_prepare(json& rec);
+
 /// Current UTC time as ISO-8601 with milliseconds: "2026-11-28T10:00:00.123Z".
 std::string utc_now_iso8601();
 

@@ -23,6 +23,15 @@ void stage_writer_options(const PipelineConfig& c, const std::string& stage, con
   if (!section.empty()) cfg[section] = config_to_json(c, section);
   cfg["dataset"] = config_to_json(c, "dataset");
   out.config = cfg;
+  if (c.encryption.enabled) {
+    out.key = data_key_load(c.encryption);
+    if (!out.key)
+      throw_usage("encryption.enabled", "is true but no key is available",
+                  "set encryption.key_file, or export " + (c.encryption.key_env.empty() ? std::string("the key variable") : c.encryption.key_env) +
+                      " (make a key with `slmify dataset keygen`)");
+  }
 }
+
+void stage_read_options(const PipelineConfig& c, ReadOptions& out) { out.key = data_key_load(c.encryption); }
 
 }  // namespace slmify

@@ -22,9 +22,14 @@ struct Context {
 /// Throws ExitCode::unavailable for a stage or command this version does not have yet.
 [[noreturn]] void stage_unavailable(const std::string& stage, const std::string& what);
 
-/// Dataset writer settings from the `dataset` section of the config.
+/// Dataset writer settings from the `dataset` and `encryption` sections of the config; with
+/// encryption.enabled the key must be available (usage Error otherwise).
 struct WriterOptions;
 void stage_writer_options(const PipelineConfig& c, const std::string& stage, const std::string& section,
                           WriterOptions& out);
+/// Reader settings: the data key from the `encryption` section when one is available (encrypted
+/// datasets need it whether or not encryption.enabled is set for writing).
+struct ReadOptions;
+void stage_read_options(const PipelineConfig& c, ReadOptions& out);
 
 }  // namespace slmify

@@ -15,14 +15,20 @@ namespace slmify {
 
 struct ZstdLineWriter::Impl {
   std::unique_ptr<FileSink> sink;
+  std::unique_ptr<Encryptor> enc;  // between zstd and the file when a key is given
   ZSTD_CCtx* cctx = nullptr;
   std::vector<char> out;
   std::string pending;  // lines gathered before a compress call (fewer, larger calls)
   ~Impl() { ZSTD_freeCCtx(cctx); }
 };
 
-ZstdLineWriter::ZstdLineWriter(const std::filesystem::path& path, int level, unsigned mode) : impl_(new Impl) {
+ZstdLineWriter::ZstdLineWriter(const std::filesystem::path& path, int level, unsigned mode, const DataKey* key)
+    : impl_(new Impl) {
   impl_->sink = std::make_unique<FileSink>(path, static_cast<mode_t>(mode));
+  if (key) {
+    FileSink* sink = impl_->sink.get();
+    impl_->enc = std::make_unique<Encryptor>(*key, [sink](const void* p, size_t n) { sink->write(p, n); });
+  }
   impl_->cctx = ZSTD_createCCtx();
   SLMIFY_ASSERT(impl_->cctx != nullptr, "ZSTD_createCCtx failed");
   ZSTD_CCtx_setParameter(impl_->cctx, ZSTD_c_compressionLevel, level);
@@ -32,7 +38,7 @@ ZstdLineWriter::ZstdLineWriter(const std::filesystem::path& path, int level, uns
 
 ZstdLineWriter::~ZstdLineWriter() = default;
 
-static void compress_some(ZstdLineWriter* /*unused*/, ZSTD_CCtx* cctx, FileSink& sink, std::vector<char>& out,
+static void compress_some(Encryptor* enc, ZSTD_CCtx* cctx, FileSink& sink, std::vector<char>& out,
                           std::string_view data, ZSTD_EndDirective mode) {
   ZSTD_inBuffer in{data.data(), data.size(), 0};
   for (;;) {
@@ -40,7 +46,8 @@ static void compress_some(ZstdLineWriter* /*unused*/, ZSTD_CCtx* cctx, FileSink&
     size_t rem = ZSTD_compressStream2(cctx, &ob, &in, mode);
     if (ZSTD_isError(rem))
       throw_io(sink.path().string(), std::string("zstd compression failed: ") + ZSTD_getErrorName(rem));
-    sink.write(out.data(), ob.pos);
+    if (enc) enc->write(out.data(), ob.pos);
+    else sink.write(out.data(), ob.pos);
     bool done = mode == ZSTD_e_end ? rem == 0 : in.pos == in.size;
     if (done) break;
   }
@@ -52,13 +59,14 @@ void ZstdLineWriter::write_line(std::string_view line) {
   info_.raw_bytes += line.size() + 1;
   ++info_.lines;
   if (impl_->pending.size() >= (1 << 17)) {
-    compress_some(this, impl_->cctx, *impl_->sink, impl_->out, impl_->pending, ZSTD_e_continue);
+    compress_some(impl_->enc.get(), impl_->cctx, *impl_->sink, impl_->out, impl_->pending, ZSTD_e_continue);
     impl_->pending.clear();
   }
 }
 
 ZstdFileInfo ZstdLineWriter::finish() {
-  compress_some(this, impl_->cctx, *impl_->sink, impl_->out, impl_->pending, ZSTD_e_end);
+  compress_some(impl_->enc.get(), impl_->cctx, *impl_->sink, impl_->out, impl_->pending, ZSTD_e_end);
+  if (impl_->enc) impl_->enc->finish();
   impl_->pending.clear();
   info_.bytes = impl_->sink->bytes();
   info_.sha256 = impl_->sink->finish();
@@ -76,15 +84,29 @@ struct ZstdLineReader::Impl {
   size_t last_ret = 0;  // last ZSTD_decompressStream return; 0 = frame complete
   uint64_t bytes = 0;
   Sha256 sha;
+  std::unique_ptr<Decryptor> dec;  // between the file and zstd when a key is given
   ~Impl() {
     if (f) std::fclose(f);
     ZSTD_freeDCtx(dctx);
   }
 };
 
-ZstdLineReader::ZstdLineReader(const std::filesystem::path& path) : impl_(new Impl), path_(path) {
+ZstdLineReader::ZstdLineReader(const std::filesystem::path& path, const DataKey* key) : impl_(new Impl), path_(path) {
   impl_->f = std::fopen(path.c_str(), "rb");
   if (!impl_->f) throw_errno("opening", path.string(), errno);
+  if (key) {
+    Impl* m = impl_.get();
+    impl_->dec = std::make_unique<Decryptor>(
+        *key,
+        [m, path](void* dst, size_t n) {
+          size_t r = std::fread(dst, 1, n, m->f);
+          if (r == 0 && std::ferror(m->f)) throw_errno("reading", path.string(), errno);
+          m->sha.update(dst, r);
+          m->bytes += r;
+          return r;
+        },
+        path.string());
+  }
   impl_->dctx = ZSTD_createDCtx();
   SLMIFY_ASSERT(impl_->dctx != nullptr, "ZSTD_createDCtx failed");
   impl_->in.resize(ZSTD_DStreamInSize());
@@ -108,14 +130,19 @@ bool ZstdLineReader::fill() {
   while (m.buf.size() == before) {
     if (m.ib.pos == m.ib.size) {
       if (m.eof) break;
-      size_t n = std::fread(m.in.data(), 1, m.in.size(), m.f);
+      size_t n;
+      if (m.dec) {
+        n = m.dec->read(m.in.data(), m.in.size());  // hashes and counts the file bytes itself
+      } else {
+        n = std::fread(m.in.data(), 1, m.in.size(), m.f);
+        if (n == 0 && std::ferror(m.f)) throw_errno("reading", path_.string(), errno);
+        m.sha.update(m.in.data(), n);
+        m.bytes += n;
+      }
       if (n == 0) {
-        if (std::ferror(m.f)) throw_errno("reading", path_.string(), errno);
         m.eof = true;
         break;
       }
-      m.sha.update(m.in.data(), n);
-      m.bytes += n;
       m.ib = ZSTD_inBuffer{m.in.data(), n, 0};
     }
     ZSTD_outBuffer ob{out.data(), out.size(), 0};

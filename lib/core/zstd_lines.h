@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/crypto.h"
+
 namespace slmify {
 
 struct ZstdFileInfo {
@@ -20,7 +22,8 @@ struct ZstdFileInfo {
 
 class ZstdLineWriter {
  public:
-  ZstdLineWriter(const std::filesystem::path& path, int level = 3, unsigned mode = 0644);
+  /// With `key`, the compressed stream is encrypted (crypto.h) before it reaches the file.
+  ZstdLineWriter(const std::filesystem::path& path, int level = 3, unsigned mode = 0644, const DataKey* key = nullptr);
   ~ZstdLineWriter();
   /// Appends `line` and a '\n'. The line must not contain '\n' (JSON from nlohmann never does).
   void write_line(std::string_view line);
@@ -37,7 +40,8 @@ class ZstdLineWriter {
 
 class ZstdLineReader {
  public:
-  explicit ZstdLineReader(const std::filesystem::path& path);
+  /// With `key`, the file is decrypted before it is decompressed.
+  explicit ZstdLineReader(const std::filesystem::path& path, const DataKey* key = nullptr);
   ~ZstdLineReader();
   /// Reads the next line without its '\n'; false at the end of the file. Throws a bad-data Error
   /// naming the file and line when the zstd stream is corrupt or truncated.

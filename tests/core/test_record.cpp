@@ -414,3 +414,25 @@ TEST_CASE("record_content_id equals the python recipe of docs/dataset-format.md"
     CHECK(record_content_id(recs[i]) == expected[i]);
   }
 }
+
+TEST_CASE("record_prepare writes the same line as dump() and the same id as record_content_id", "[core][record]") {
+  for (int i = 0; i < 20; ++i) {
+    json r = slmify_test::make_record(i, i % 3 ? "text " + std::to_string(i) : "");
+    if (i % 2) r["meta"] = {{"agent_tag", "x"}, {"n", i}};
+    if (i % 4 == 0) r["ann"] = {{"cluster", {{"id", i}, {"dist", 0.25}}}, {"split", "train"}};
+    if (i % 5 == 0) r["usage"] = {{"prompt_tokens", 10}, {"completion_tokens", i}};
+    if (i == 7) r["request"]["messages"][0]["content"] = "unicode: 日本語 ✓ \"quoted\" \\ back";
+    json copy = r;
+    PreparedRecord p = record_prepare(r);
+    INFO(copy.dump());
+    REQUIRE(p.problem.empty());
+    CHECK(p.id == record_content_id(copy));
+    CHECK(r["id"] == p.id);
+    CHECK(p.line == r.dump());
+  }
+  json bad = slmify_test::make_record(1);
+  bad["status"] = "maybe";
+  PreparedRecord p = record_prepare(bad);
+  CHECK_THAT(p.problem, Catch::Contains("status"));
+  CHECK(p.line.empty());
+}

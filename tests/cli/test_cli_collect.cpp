@@ -1,0 +1,41 @@
+// `slmify collect` as users and cron run it: stdin input, --json summary, and the exit codes of
+// --strict (3), a missing input (4) and an incremental run with nothing new (5).
+#include <catch2/catch.hpp>
+
+#include "../core/test_util.h"
+
+using slmify_test::run_command;
+using slmify_test::shell_quote;
+using slmify_test::TempDir;
+using json = nlohmann::json;
+
+namespace {
+const std::string kBin = SLMIFY_BINARY;
+const std::string kFormats = std::string(SLMIFY_SOURCE_DIR) + "/examples/formats";
+
+// Runs a shell command line with slmify; returns its exit status and stdout (stderr discarded).
+slmify_test::CommandResult sh(const std::string& args) { return run_command(shell_quote(kBin) + " " + args + " 2>/dev/null"); }
+}  // namespace
+
+TEST_CASE("slmify collect reads stdin and prints its accounting with --json", "[cli][collect][slow]") {
+  TempDir t;
+  auto r = sh("collect - -o " + shell_quote((t / "out").string()) + " --json < " + shell_quote(kFormats + "/openai-chat.jsonl"));
+  REQUIRE(r.status == 0);
+  json s = json::parse(r.out);
+  CHECK(s["out"] == 9);
+  CHECK(s["records_by_format"]["openai-chat"] == 9);
+  auto head = sh("dataset head " + shell_quote((t / "out").string()) + " -n 1");
+  REQUIRE(head.status == 0);
+  CHECK(json::parse(head.out)["source"]["file"] == "<stdin>");
+}
+
+TEST_CASE("slmify collect exit codes: --strict 3, missing input 4, nothing new 5", "[cli][collect][slow]") {
+  TempDir t;
+  std::string out = shell_quote((t / "out").string());
+  CHECK(sh("collect " + shell_quote(kFormats) + " -o " + out + " --strict").status == 3);
+  CHECK(sh("collect " + shell_quote((t / "missing.jsonl").string()) + " -o " + out).status == 4);
+  std::string state = shell_quote((t / "state.json").string());
+  std::string log = shell_quote(kFormats + "/anthropic.jsonl");
+  CHECK(sh("collect " + log + " -o " + out + " --state " + state).status == 0);
+  CHECK(sh("collect " + log + " -o " + out + " --state " + state).status == 5);
+}
