@@ -359,7 +359,7 @@ json collect_run(const PipelineConfig& config, const StageIO& io, const Context&
   stage_writer_options(config, "collect", "collect", wo);
   wo.file_mode = 0600;  // logged calls are private data: owner-only files
   for (const InputFile& f : files)
-    wo.inputs.push_back({"file", f.path, f.path == "-" ? "sha256:stdin" : "sha256:" + file_identity(f.path).head_sha256});
+    wo.inputs.push_back({"file", f.path, file_input_digest(f.path)});
   DatasetWriter writer(io.output, wo);
 
   // Two workers read files in order of the list; this thread writes their events in that order.

@@ -368,7 +368,7 @@ json dataset_import(const std::vector<std::string>& inputs, const fs::path& out,
   for (const std::string& in : inputs) {
     std::error_code ec;
     if (in != "-" && !fs::exists(in, ec)) throw_io(in, "no such file", "check the path");
-    opts.inputs.push_back({"file", in, in == "-" ? "sha256:stdin" : "sha256:" + sha256_file(in)});
+    opts.inputs.push_back({"file", in, file_input_digest(in)});
   }
   opts.stage = "import";
   DatasetWriter writer(out, opts);

@@ -2,7 +2,9 @@
 #include "core/manifest.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
 
 #include "core/error.h"
 #include "core/fsutil.h"
@@ -27,6 +29,20 @@ std::string Manifest::compute_digest() const {
 }
 
 std::string config_digest(const json& config) { return "sha256:" + sha256_hex(config.dump()); }
+
+std::string file_input_digest(const std::string& path) {
+  if (path == "-") return "stdin";
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  if (ec) throw_errno("reading the size of", path, ec.value());
+  auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
+  std::string head(1 << 16, '\0');
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw_errno("opening", path, errno);
+  head.resize(std::fread(head.data(), 1, head.size(), f));
+  std::fclose(f);
+  return "stat:" + sha256_hex(std::to_string(size) + " " + std::to_string(mtime) + "\n" + head);
+}
 
 static json shard_to_json(const ShardInfo& s) {
   return {{"file", s.file}, {"records", s.records}, {"bytes", s.bytes}, {"raw_bytes", s.raw_bytes}, {"sha256", s.sha256}};

@@ -26,7 +26,7 @@ struct ShardInfo {
 };
 
 struct InputRef {
-  std::string kind;    ///< "dataset" (digest = its manifest digest) or "file" (digest = sha256 of the bytes)
+  std::string kind;    ///< "dataset" (digest = its manifest digest) or "file" (digest = file_input_digest)
   std::string path;    ///< as given to the stage
   std::string digest;  ///< "sha256:<hex>"
 };
@@ -71,5 +71,9 @@ Manifest manifest_from_json(const json& j, const std::string& where);
 Manifest manifest_read(const std::filesystem::path& dir);
 
 std::string config_digest(const json& config);
+/// Identifies the current content of an input file cheaply, for lineage and up-to-date checks
+/// (logs can be large): "stat:" + sha256 of its size, modification time and first 64 KiB.
+/// "-" (stdin) is "stdin", which never matches.
+std::string file_input_digest(const std::string& path);
 
 }  // namespace slmify

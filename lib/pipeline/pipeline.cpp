@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "collect/input.h"
 #include "core/dataset.h"
 #include "core/error.h"
 #include "slmify/version.h"
@@ -54,11 +55,23 @@ static std::string check_up_to_date(const PipelineConfig& c, const PlannedStage&
   stage_writer_options(c, s.stage, s.stage, wo);
   if (m.config_digest != config_digest(wo.config)) return "config changed";
   for (const InputRef& in : m.inputs) {
-    if (in.kind != "dataset") continue;
     try {
-      if (manifest_read(in.path).digest != in.digest) return "input " + in.path + " changed";
+      std::string now = in.kind == "dataset" ? manifest_read(in.path).digest : file_input_digest(in.path);
+      if (now != in.digest) return "input " + in.path + " changed";
     } catch (const Error&) {
       return "input " + in.path + " missing or unreadable";
+    }
+  }
+  // A directory of logs may also have gained files since.
+  if (s.stage == "collect") {
+    std::vector<std::string> listed;
+    for (const InputRef& in : m.inputs) listed.push_back(in.path);
+    try {
+      std::vector<std::string> now;
+      for (const InputFile& f : input_expand(s.io.inputs)) now.push_back(f.path);
+      if (now != listed) return "the input files changed";
+    } catch (const Error&) {
+      return "inputs missing";
     }
   }
   ok = true;

@@ -723,7 +723,7 @@ TEST_CASE("dataset_import quarantines bad lines with file and line, fills ids, s
   REQUIRE(m.inputs.size() == 1);
   CHECK(m.inputs[0].kind == "file");
   CHECK(m.inputs[0].path == in.string());
-  CHECK(m.inputs[0].digest == "sha256:" + slmify_test::sha256sum_cmd(in));
+  CHECK(m.inputs[0].digest == file_input_digest(in.string()));
 
   std::vector<json> recs;
   json rec;
@@ -778,7 +778,7 @@ TEST_CASE("dataset_import reads several files, .zst included, numbering lines pe
   REQUIRE(q.size() == 1);
   CHECK(q[0]["source"] == json{{"file", b.string()}, {"line", 2}});
   REQUIRE(reader.manifest().inputs.size() == 2);
-  CHECK(reader.manifest().inputs[1].digest == "sha256:" + slmify_test::sha256sum_cmd(b));
+  CHECK(reader.manifest().inputs[1].digest == file_input_digest(b.string()));
 }
 
 TEST_CASE("dataset_import refuses missing inputs before writing anything", "[core][dataset][tools]") {
@@ -794,4 +794,19 @@ TEST_CASE("dataset_import refuses missing inputs before writing anything", "[cor
 
   Error e2 = expect_error([&] { dataset_import({}, out, WriterOptions{}); });
   CHECK(e2.code() == ExitCode::usage);
+}
+
+TEST_CASE("file_input_digest changes when a file grows or is rewritten, not when it is only read", "[core][dataset]") {
+  slmify_test::TempDir t;
+  fs::path f = t / "log.jsonl";
+  slmify_test::write_bytes(f, "one\n");
+  std::string d1 = file_input_digest(f.string());
+  CHECK(d1.rfind("stat:", 0) == 0);
+  CHECK(file_input_digest(f.string()) == d1);
+  slmify_test::read_bytes(f);
+  CHECK(file_input_digest(f.string()) == d1);
+  std::ofstream(f, std::ios::app) << "two\n";
+  CHECK(file_input_digest(f.string()) != d1);
+  CHECK(file_input_digest("-") == "stdin");
+  CHECK(slmify_test::expect_error([&] { file_input_digest((t / "missing").string()); }).code() == ExitCode::io);
 }

@@ -44,10 +44,16 @@ json plan_record(int i) {
           {"response", {{"content", "answer " + std::to_string(i)}, {"finish_reason", "stop"}}}};
 }
 
-// Commits a small dataset at WORKDIR/collect as the collect stage of `c` would write it.
+// Commits a small dataset at WORKDIR/collect as the collect stage of `c` would write it, with
+// its log files (made when missing) as lineage.
 void write_collect_output(const PipelineConfig& c) {
   WriterOptions opts;
   stage_writer_options(c, "collect", "collect", opts);
+  for (const std::string& in : c.collect.inputs) {
+    fs::create_directories(fs::path(in).parent_path());
+    if (!fs::exists(in)) std::ofstream(in) << "{}\n";
+    opts.inputs.push_back({"file", in, file_input_digest(in)});
+  }
   DatasetWriter w(fs::path(c.workdir) / "collect", opts);
   for (int i = 0; i < 3; ++i) REQUIRE(w.write(plan_record(i)));
   w.commit();
@@ -189,6 +195,7 @@ TEST_CASE("pipeline_plan: a stage whose input dataset changed is out of date", "
   {
     WriterOptions opts;
     stage_writer_options(c, "collect", "collect", opts);
+    opts.inputs.push_back({"file", c.collect.inputs[0], file_input_digest(c.collect.inputs[0])});
     DatasetWriter w(tmp.path / "collect", opts);
     REQUIRE(w.write(plan_record(7)));
     w.commit();
@@ -224,4 +231,29 @@ TEST_CASE("pipeline_plan: an output written by another slmify version is out of 
   const PlannedStage& s = stage_of(plan, "collect");
   CHECK_FALSE(s.up_to_date);
   CHECK_THAT(s.reason, Catch::Contains("0.0.1"));
+}
+
+TEST_CASE("pipeline_plan: collect is out of date when a log grows or a log directory gains a file", "[core][pipeline]") {
+  PlanTempDir tmp;
+  PipelineConfig c = plan_config(tmp.path);
+  write_collect_output(c);
+  REQUIRE(stage_of(pipeline_plan(c), "collect").up_to_date);
+  std::ofstream(c.collect.inputs[0], std::ios::app) << "{\"more\": 1}\n";
+  const PlannedStage grown = stage_of(pipeline_plan(c), "collect");
+  CHECK_FALSE(grown.up_to_date);
+  CHECK_THAT(grown.reason, Catch::StartsWith("input ") && Catch::Contains("changed"));
+
+  // A directory input: the lineage lists the files found in it, as collect records them.
+  fs::path logs = fs::path(c.collect.inputs[0]).parent_path();
+  c.collect.inputs = {logs.string()};
+  WriterOptions opts;
+  stage_writer_options(c, "collect", "collect", opts);
+  opts.inputs.push_back({"file", (logs / "calls.jsonl").string(), file_input_digest((logs / "calls.jsonl").string())});
+  DatasetWriter w(fs::path(c.workdir) / "collect", opts);
+  w.commit();
+  REQUIRE(stage_of(pipeline_plan(c), "collect").up_to_date);
+  std::ofstream(logs / "new.jsonl") << "{}\n";
+  const PlannedStage more = stage_of(pipeline_plan(c), "collect");
+  CHECK_FALSE(more.up_to_date);
+  CHECK(more.reason == "the input files changed");
 }
