@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../core/test_util.h"
 #include "core/config.h"
 
 using json = nlohmann::json;
@@ -27,20 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct CliTempDir {
-  fs::path path;
-  CliTempDir() {
-    char tmpl[] = "/tmp/slmify-cli-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~CliTempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  CliTempDir(const CliTempDir&) = delete;
-  CliTempDir& operator=(const CliTempDir&) = delete;
-};
+using CliTempDir = slmify_test::TempPath;  // a fresh directory under /tmp, removed afterwards
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

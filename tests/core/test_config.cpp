@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "core/config.h"
 #include "core/error.h"
 
@@ -24,21 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under /tmp, removed with everything in it at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/slmify-config-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using TempDir = slmify_test::TempPath;  // a fresh directory under /tmp, removed afterwards
 
 fs::path write_text(const fs::path& file, const std::string& text) {
   fs::create_directories(file.parent_path());

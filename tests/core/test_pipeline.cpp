@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/stage.h"
@@ -20,20 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct PlanTempDir {
-  fs::path path;
-  PlanTempDir() {
-    char tmpl[] = "/tmp/slmify-pipeline-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~PlanTempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  PlanTempDir(const PlanTempDir&) = delete;
-  PlanTempDir& operator=(const PlanTempDir&) = delete;
-};
+using PlanTempDir = slmify_test::TempPath;  // a fresh directory under /tmp, removed afterwards
 
 json plan_record(int i) {
   return {{"id", "rec-" + std::to_string(i)},

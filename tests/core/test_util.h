@@ -44,6 +44,12 @@ class TempDir {
   fs::path path_;
 };
 
+/// A TempDir whose path is a member (`tmp.path`), for tests written that way.
+struct TempPath {
+  TempDir dir;
+  const fs::path& path = dir.path();
+};
+
 /// Quotes `s` for /bin/sh.
 inline std::string shell_quote(const std::string& s) {
   std::string q = "'";
