@@ -22,6 +22,7 @@ void register_model(CLI::App& app, Store& store) {
   CLI::App* backend = model->add_subcommand("backend", "what the libtorch backend offers here (version, CUDA, threads)");
   backend->add_flag("--json", st.json, "print as JSON");
   backend->callback([&st]() {
+    backend_set_threads(0);  // one per core, set explicitly (libtorch may default to one)
     BackendInfo b = backend_info();
     json j = {{"torch", b.torch},           {"torch_version", b.torch_version}, {"cuda_built", b.cuda_built},
               {"cuda_runtime", b.cuda_runtime}, {"cuda_available", b.cuda_available}, {"cuda_devices", b.cuda_devices},

@@ -449,7 +449,9 @@ json collect_run(const PipelineConfig& config, const StageIO& io, const Context&
   log_info("collected " + std::to_string(a.out) + " calls from " + std::to_string(files.size()) + " file(s)" +
            (fm.empty() ? "" : " (" + fm + ")") + "; dropped " + json(a.dropped).dump() + "; quarantined " +
            std::to_string(a.quarantined) + (quarantine_kinds.empty() ? "" : " " + json(quarantine_kinds).dump()));
-  if (a.out == 0 && s.incremental) throw Error(ExitCode::nothing_to_do, io.output, "no new calls since the last run", "");
+  // Nothing new at all is worth an exit code of its own (cron); new lines that were all
+  // quarantined are not "nothing": the summary says what happened to them.
+  if (a.in == 0 && s.incremental) throw Error(ExitCode::nothing_to_do, io.output, "no new calls since the last run", "");
   return summary;
 }
 
