@@ -134,6 +134,7 @@ struct ScrubConfig {
   double near_threshold = 0.9;
   int64_t shingle_words = 5;
   int64_t seed = 0;
+  std::string report;
   template <class V> void visit(V& v) {
     v("replacement", replacement, {.doc = "how detected values are replaced", .one_of = {"pseudonym", "mask", "hash", "drop"}});
     v("entity_replacement", entity_replacement, {.doc = "per entity type, overrides replacement (e.g. {secret: drop})", .one_of = {"pseudonym", "mask", "hash", "drop"}, .flag = false});
@@ -155,6 +156,7 @@ struct ScrubConfig {
     v("near_threshold", near_threshold, {.doc = "Jaccard similarity above which two calls are near-duplicates", .min = 0.5, .max = 1.0});
     v("shingle_words", shingle_words, {.doc = "words per shingle for near-duplicate detection", .min = 1, .max = 16});
     v("seed", seed, {.doc = "seed of the MinHash permutations", .min = 0});
+    v("report", report, {.doc = "also write a short human-readable summary here, with examples after replacement", .path = true});
   }
 };
 

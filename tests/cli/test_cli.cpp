@@ -210,7 +210,7 @@ TEST_CASE("every subcommand's --help exits 0", "[cli][slow]") {
 
 TEST_CASE("an unbuilt stage exits 6 and says so", "[cli]") {
   CliTempDir tmp;
-  Result r = run_slmify({"scrub", "in", "-o", (tmp.path / "out").string()}, tmp.path);
+  Result r = run_slmify({"cluster", "in", "-o", (tmp.path / "out").string()}, tmp.path);
   INFO(r);
   CHECK(r.rc == 6);
   CHECK_THAT(r.err, Catch::Contains("not built"));

@@ -39,3 +39,13 @@ TEST_CASE("slmify collect exit codes: --strict 3, missing input 4, nothing new 5
   CHECK(sh("collect " + log + " -o " + out + " --state " + state).status == 0);
   CHECK(sh("collect " + log + " -o " + out + " --state " + state).status == 5);
 }
+
+TEST_CASE("slmify scrub without its key says how to make one, and writes nothing", "[cli][scrub][slow]") {
+  TempDir t;
+  std::string calls = shell_quote((t / "calls").string());
+  REQUIRE(sh("collect " + shell_quote(kFormats) + " -o " + calls).status == 0);
+  auto r = run_command("env -u SLMIFY_SCRUB_KEY " + shell_quote(kBin) + " scrub " + calls + " -o " + shell_quote((t / "s").string()) + " 2>&1");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.out, Catch::Contains("slmify dataset keygen"));
+  CHECK(sh("scrub " + calls + " -o " + shell_quote((t / "m").string()) + " --replacement mask").status == 0);
+}
