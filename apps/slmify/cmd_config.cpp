@@ -21,7 +21,7 @@ void register_config(CLI::App& app, Store& store) {
   CLI::App* validate = cfg->add_subcommand("validate", "check a pipeline file and report every problem at once");
   validate->add_option("FILE", st.file, "pipeline.yaml")->required();
   validate->callback([&st]() {
-    config_load(std::filesystem::path(st.file));
+    check_config_deeply(config_load(std::filesystem::path(st.file)));
     std::cout << st.file << ": ok\n";
   });
 

@@ -43,6 +43,7 @@ void register_run(CLI::App& app, Store& store) {
     st.opts.config = st.file;
     PipelineConfig c = load_config(st.opts);
     if (print_config_if_asked(c, st.opts)) return;
+    check_config_deeply(c);
     c.stages = restrict_stages(c, st);
     std::vector<PlannedStage> plan = pipeline_plan(c);
     if (st.force)

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "scrub/detect.h"
 
 namespace slmify::cli {
 
@@ -63,6 +64,11 @@ bool print_config_if_asked(const PipelineConfig& c, const CommandOptions& o) {
 }
 
 void print_json(const json& j) { std::cout << j.dump(2) << std::endl; }
+
+void check_config_deeply(const PipelineConfig& c) {
+  std::vector<Problem> problems = detector_check(c.scrub);
+  if (!problems.empty()) throw Error(ExitCode::usage, problems);
+}
 
 }  // namespace slmify::cli
 

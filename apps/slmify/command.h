@@ -32,6 +32,9 @@ void add_common_options(CLI::App* cmd, CommandOptions& o);
 void add_section_flags(CLI::App* cmd, CommandOptions& o);
 /// Effective config; `extra` are overrides from positional arguments (e.g. collect inputs).
 PipelineConfig load_config(const CommandOptions& o, const std::vector<ConfigOverride>& extra = {});
+/// Checks what needs the stages' own libraries (the scrub patterns, compiled with RE2) and throws
+/// one usage Error listing every problem, so that `config validate` and `run --dry-run` catch them.
+void check_config_deeply(const PipelineConfig& c);
 /// Prints the effective config of the command's section (or all) and returns true when asked to.
 bool print_config_if_asked(const PipelineConfig& c, const CommandOptions& o);
 

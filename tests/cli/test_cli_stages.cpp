@@ -1,5 +1,6 @@
-// `slmify collect` as users and cron run it: stdin input, --json summary, and the exit codes of
-// --strict (3), a missing input (4) and an incremental run with nothing new (5).
+// The data stages as users and cron run them: collect from stdin with a --json summary; the exit
+// codes of --strict (3), a missing input (4) and an incremental run with nothing new (5); scrub
+// without its key; a bad scrub pattern caught by config validate and run --dry-run.
 #include <catch2/catch.hpp>
 
 #include "../core/test_util.h"
@@ -48,4 +49,15 @@ TEST_CASE("slmify scrub without its key says how to make one, and writes nothing
   CHECK(r.status == 2);
   CHECK_THAT(r.out, Catch::Contains("slmify dataset keygen"));
   CHECK(sh("scrub " + calls + " -o " + shell_quote((t / "m").string()) + " --replacement mask").status == 0);
+}
+
+TEST_CASE("config validate and run --dry-run report a bad scrub pattern with its rule", "[cli][scrub][slow]") {
+  TempDir t;
+  slmify_test::write_bytes(t / "p.yaml", "scrub:\n  custom_detectors:\n    - name: employee-id\n      regex: \"EMP-(\\\\d{5\"\n      entity: EMPLOYEE\n");
+  for (const char* cmd : {"config validate ", "run --dry-run "}) {
+    auto r = run_command(shell_quote(kBin) + " " + cmd + shell_quote((t / "p.yaml").string()) + " 2>&1");
+    INFO(cmd << r.out);
+    CHECK(r.status == 2);
+    CHECK_THAT(r.out, Catch::Contains("employee-id") && Catch::Contains("missing )"));
+  }
 }
