@@ -22,28 +22,6 @@ using Events = std::vector<std::pair<std::string, json>>;  // {name, attributes}
 // ---- OTLP/JSON values -------------------------------------------------------------------------
 
 // Standard base64 (with or without padding); false when `s` is not base64.
-bool base64_decode(const std::string& s, std::string& out) {
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') break;
-    else return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  return true;
-}
-
 json otel_value(const json& v);
 
 // An OTLP attribute list [{key, value: AnyValue}] as a JSON object (the last of repeated keys wins).

@@ -35,4 +35,8 @@ std::string utc_now_iso8601();
 /// True when `s` is valid UTF-8 (what JSON strings must be).
 bool utf8_valid(std::string_view s);
 
+/// Decodes base64 in either alphabet (standard +/ or URL-safe -_), with or without '=' padding.
+/// False for anything else (the output is then unspecified).
+bool base64_decode(std::string_view in, std::string& out);
+
 }  // namespace slmify

@@ -2,6 +2,8 @@
 // registry's; card prefixes follow the networks' published IIN ranges.
 #include "scrub/validate.h"
 
+#include "core/record.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -208,29 +210,7 @@ bool entropy_ok(std::string_view s, double min_bits) {
   return shannon_entropy(s) >= min_bits;
 }
 
-bool base64url_decode(std::string_view s, std::string& out) {
-  out.clear();
-  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  if (s.size() % 4 == 1) return false;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (is_digit(c)) v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  return true;
-}
+bool base64url_decode(std::string_view s, std::string& out) { return base64_decode(s, out); }
 
 bool jwt_header_ok(std::string_view token) {
   size_t dot = token.find('.');
