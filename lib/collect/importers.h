@@ -75,6 +75,9 @@ std::string arguments_text(const json& v);
 const json* find_key(const json& obj, std::initializer_list<const char*> keys);
 /// The first of `keys` present in a log line, looking through a nested {"body": ...}.
 const json* wrapped_body(const json& line, std::initializer_list<const char*> keys);
+/// The request body of a logged call (ImportError when there is none) and its response body, with
+/// a list of streamed pieces logged as {"<stream_key>": [...]} unwrapped to the list itself.
+std::pair<const json*, json> unwrap_call(const json& line, const char* stream_key);
 /// The error a wrapper reports by an HTTP status of 400 or more (status, status_code or
 /// http_status at the top level, in metadata, or beside the response body); null otherwise.
 json wrapper_http_error(const json& line);

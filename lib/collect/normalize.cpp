@@ -53,6 +53,15 @@ const json* wrapped_body(const json& line, std::initializer_list<const char*> ke
   return nullptr;
 }
 
+std::pair<const json*, json> unwrap_call(const json& line, const char* stream_key) {
+  const json* req = wrapped_body(line, {"request", "request_body", "req"});
+  if (!req || !req->is_object()) throw ImportError("no request body (expected a \"request\" object)");
+  const json* resp_in = wrapped_body(line, {"response", "response_body", "resp"});
+  json resp = resp_in ? *resp_in : json();
+  if (resp.is_object() && resp.contains(stream_key) && resp[stream_key].is_array()) resp = resp[stream_key];
+  return {req, std::move(resp)};
+}
+
 json wrapper_http_error(const json& line) {
   const json* st = find_key(line, {"status_code", "http_status", "status"});
   if (!st)

@@ -137,11 +137,7 @@ json usage_out(const json& u) {
 
 Imported openai_chat(const json& line) {
   Imported out;
-  const json* req = wrapped_body(line, {"request", "request_body", "req"});
-  if (!req || !req->is_object()) throw ImportError("no request body (expected a \"request\" object)");
-  const json* resp_in = wrapped_body(line, {"response", "response_body", "resp"});
-  json resp = resp_in ? *resp_in : json();
-  if (resp.is_object() && resp.contains("chunks") && resp["chunks"].is_array()) resp = resp["chunks"];
+  auto [req, resp] = unwrap_call(line, "chunks");
   if (resp.is_array()) resp = reassemble_chunks(resp);
 
   json& rec = out.record;
