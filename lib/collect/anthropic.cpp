@@ -205,14 +205,6 @@ Imported anthropic(const json& line) {
 
 }  // namespace
 
-// An input of an unexpected shape that the checks above do not catch is an ImportError too, so
-// that the line is quarantined and the run goes on.
-Imported import_anthropic(const json& line) {
-  try {
-    return anthropic(line);
-  } catch (const json::exception& e) {
-    throw ImportError(std::string("a value of an unexpected type: ") + e.what());
-  }
-}
+Imported import_anthropic(const json& line) { return import_guarded(&anthropic, line); }
 
 }  // namespace slmify

@@ -75,6 +75,9 @@ std::string arguments_text(const json& v);
 const json* find_key(const json& obj, std::initializer_list<const char*> keys);
 /// The first of `keys` present in a log line, looking through a nested {"body": ...}.
 const json* wrapped_body(const json& line, std::initializer_list<const char*> keys);
+/// Runs an importer; a value of an unexpected type that its checks do not catch (a number where
+/// an object belongs, ...) becomes an ImportError too, so the line is quarantined and the run goes on.
+Imported import_guarded(Imported (*importer)(const json&), const json& line);
 /// The request body of a logged call (ImportError when there is none) and its response body, with
 /// a list of streamed pieces logged as {"<stream_key>": [...]} unwrapped to the list itself.
 std::pair<const json*, json> unwrap_call(const json& line, const char* stream_key);

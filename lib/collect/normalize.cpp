@@ -53,6 +53,14 @@ const json* wrapped_body(const json& line, std::initializer_list<const char*> ke
   return nullptr;
 }
 
+Imported import_guarded(Imported (*importer)(const json&), const json& line) {
+  try {
+    return importer(line);
+  } catch (const json::exception& e) {
+    throw ImportError(std::string("a value of an unexpected type: ") + e.what());
+  }
+}
+
 std::pair<const json*, json> unwrap_call(const json& line, const char* stream_key) {
   const json* req = wrapped_body(line, {"request", "request_body", "req"});
   if (!req || !req->is_object()) throw ImportError("no request body (expected a \"request\" object)");

@@ -223,22 +223,7 @@ Imported openai_ft(const json& line) {
 
 }  // namespace
 
-// An input of an unexpected shape that the checks above do not catch (a number where an object
-// belongs, ...) is an ImportError too, so that the line is quarantined and the run goes on.
-Imported import_openai_chat(const json& line) {
-  try {
-    return openai_chat(line);
-  } catch (const json::exception& e) {
-    throw ImportError(std::string("a value of an unexpected type: ") + e.what());
-  }
-}
-
-Imported import_openai_ft(const json& line) {
-  try {
-    return openai_ft(line);
-  } catch (const json::exception& e) {
-    throw ImportError(std::string("a value of an unexpected type: ") + e.what());
-  }
-}
+Imported import_openai_chat(const json& line) { return import_guarded(&openai_chat, line); }
+Imported import_openai_ft(const json& line) { return import_guarded(&openai_ft, line); }
 
 }  // namespace slmify
