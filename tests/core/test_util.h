@@ -129,6 +129,28 @@ slmify::Error expect_error(F&& f) {
   throw std::runtime_error("expected a slmify::Error, but nothing was thrown");
 }
 
+/// Runs tests/reference/<script> OUTDIR once per build and script version and returns OUTDIR
+/// (under the build tree, keyed by the script's sha256), so the many test processes ctest starts
+/// share one run of a slow Python reference. Concurrent callers race safely: the output appears
+/// by an atomic rename.
+inline fs::path python_reference_dir(const std::string& script) {
+  fs::path src = fs::path(SLMIFY_SOURCE_DIR) / "tests" / "reference" / script;
+  std::string digest = sha256sum_cmd(src).substr(0, 16);
+  fs::path cache = fs::path(SLMIFY_BINARY).parent_path() / "test-cache";
+  fs::path out = cache / (fs::path(script).stem().string() + "-" + digest);
+  if (fs::exists(out / ".complete")) return out;
+  fs::create_directories(cache);
+  fs::path tmp = cache / (".tmp-" + std::to_string(::getpid()) + "-" + digest);
+  fs::remove_all(tmp);
+  CommandResult r = run_command(shell_quote(python_exe()) + " " + shell_quote(src.string()) + " " + shell_quote(tmp.string()) + " >&2");
+  if (r.status != 0) throw std::runtime_error("reference script failed: " + src.string());
+  write_bytes(tmp / ".complete", "");
+  std::error_code ec;
+  fs::rename(tmp, out, ec);  // another process may have won the race: then its copy is used
+  fs::remove_all(tmp, ec);
+  return out;
+}
+
 /// A small valid record (schema v1) numbered `i`.
 inline json make_record(int i, const std::string& text = "") {
   std::string n = std::to_string(i);

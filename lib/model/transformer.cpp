@@ -1,0 +1,154 @@
+// The decoder forward pass (RMSNorm, RoPE, grouped-query attention, gated MLP) and the KV cache.
+#include "model/transformer.h"
+
+#include <ATen/ops/scaled_dot_product_attention.h>
+#include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/dropout.h>
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace slmify {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor Linear::forward(const torch::Tensor& x) const {
+  torch::Tensor y = torch::linear(x, weight, bias);
+  if (lora_a.defined()) {
+    torch::Tensor h = x;
+    if (lora_dropout > 0 && torch::GradMode::is_enabled())
+      h = F::dropout(h, F::DropoutFuncOptions().p(lora_dropout).training(true));
+    y = y + torch::linear(torch::linear(h.to(lora_a.scalar_type()), lora_a), lora_b).mul(lora_scale).to(y.scalar_type());
+  }
+  return y;
+}
+
+namespace {
+
+// RMSNorm in fp32. Llama: weight · norm(x) cast back; Gemma: norm(x) · (1 + weight), then cast.
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, const ModelConfig& c) {
+  torch::Tensor xf = x.to(torch::kFloat32);
+  torch::Tensor n = xf * torch::rsqrt(xf.pow(2).mean(-1, true) + c.rms_norm_eps);
+  if (c.gemma) return (n * (1.0 + w.to(torch::kFloat32))).to(x.scalar_type());
+  return w * n.to(x.scalar_type());
+}
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  int64_t h = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, h, h), x.narrow(-1, 0, h)}, -1);
+}
+
+torch::Tensor activation(const torch::Tensor& x, const ModelConfig& c) {
+  if (c.hidden_act == "gelu_tanh") return F::gelu(x, F::GELUFuncOptions().approximate("tanh"));
+  return F::silu(x);
+}
+
+}  // namespace
+
+torch::Tensor TransformerWeights::forward(const torch::Tensor& ids, const torch::Tensor& positions, KvCache* cache,
+                                          const torch::Tensor& key_valid) const {
+  const ModelConfig& c = config;
+  const int64_t B = ids.size(0), T = ids.size(1), Hq = c.num_heads, Hkv = c.num_kv_heads, hd = c.head_dim;
+  torch::Tensor x = embed.index_select(0, ids.reshape(-1)).view({B, T, c.hidden_size});  // [B, T, H]
+  if (c.gemma) x = x * torch::tensor(std::sqrt(double(c.hidden_size)), x.options()).to(x.scalar_type());
+
+  // RoPE tables for these positions, computed in fp32 then cast like the reference.
+  torch::Tensor freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq.view({1, 1, -1});  // [B, T, hd/2]
+  torch::Tensor emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);                               // [B, 1, T, hd]
+  torch::Tensor cos = emb.cos().to(dtype), sin = emb.sin().to(dtype);
+
+  // Which keys each query may see: causal, not padding, within the sliding window.
+  const int64_t past = cache ? cache->length : 0, S = past + T;
+  if (cache) SLMIFY_ASSERT(S <= cache->k[0].size(2), "KV cache capacity exceeded");
+  torch::Tensor valid;  // [B, S] bool
+  if (cache) {
+    if (key_valid.defined()) cache->key_valid.narrow(1, past, T).copy_(key_valid);
+    else cache->key_valid.narrow(1, past, T).fill_(true);
+    valid = cache->key_valid.narrow(1, 0, S);
+  } else if (key_valid.defined()) {
+    valid = key_valid;
+  }
+  torch::Tensor mask;  // [B, 1, T, S] bool, true = attend; undefined = attend everywhere
+  bool need_causal = T > 1;
+  bool need_window = c.sliding_window && S > *c.sliding_window;
+  bool need_padding = valid.defined() && !valid.all().item<bool>();
+  if (need_causal || need_window || need_padding) {
+    torch::Tensor qpos = torch::arange(past, S, torch::TensorOptions().dtype(torch::kInt64).device(device)).view({T, 1});
+    torch::Tensor kpos = torch::arange(0, S, torch::TensorOptions().dtype(torch::kInt64).device(device)).view({1, S});
+    torch::Tensor m = kpos <= qpos;  // [T, S]
+    if (need_window) m = m & (kpos > qpos - *c.sliding_window);
+    m = m.view({1, 1, T, S});
+    if (valid.defined()) m = m & valid.view({B, 1, 1, S});
+    // A fully masked row (a padding query) would give NaN; let it see itself.
+    torch::Tensor diag = (kpos == qpos).view({1, 1, T, S});
+    mask = m | (~m.any(-1, true) & diag);
+  }
+
+  const double scale = 1.0 / std::sqrt(double(hd));
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const DecoderLayer& L = layers[l];
+    torch::Tensor h = rms_norm(x, L.input_norm, c);
+    torch::Tensor q, k, v;
+    if (c.fused_qkv) {
+      torch::Tensor qkv = L.qkv.forward(h);  // [B, T, q + 2kv]
+      q = qkv.narrow(-1, 0, c.q_dim());
+      k = qkv.narrow(-1, c.q_dim(), c.kv_dim());
+      v = qkv.narrow(-1, c.q_dim() + c.kv_dim(), c.kv_dim());
+    } else {
+      q = L.q.forward(h);
+      k = L.k.forward(h);
+      v = L.v.forward(h);
+    }
+    q = q.view({B, T, Hq, hd}).transpose(1, 2);   // [B, Hq, T, hd]
+    k = k.view({B, T, Hkv, hd}).transpose(1, 2);  // [B, Hkv, T, hd]
+    v = v.view({B, T, Hkv, hd}).transpose(1, 2);
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    if (cache) {
+      cache->k[l].narrow(2, past, T).copy_(k);
+      cache->v[l].narrow(2, past, T).copy_(v);
+      k = cache->k[l].narrow(2, 0, S);
+      v = cache->v[l].narrow(2, 0, S);
+    }
+    if (Hkv != Hq) {  // grouped-query attention: each KV head serves Hq/Hkv query heads
+      k = k.repeat_interleave(Hq / Hkv, 1);
+      v = v.repeat_interleave(Hq / Hkv, 1);
+    }
+    torch::Tensor a = at::scaled_dot_product_attention(
+        q, k, v, mask.defined() ? std::optional<torch::Tensor>(mask) : std::nullopt, 0.0, false, scale);  // [B, Hq, T, hd]
+    a = a.transpose(1, 2).reshape({B, T, c.q_dim()});
+    x = x + L.o.forward(a);
+
+    h = rms_norm(x, L.post_attention_norm, c);
+    torch::Tensor g, u;
+    if (c.fused_gate_up) {
+      torch::Tensor gu = L.gate_up.forward(h);  // [B, T, 2I]
+      g = gu.narrow(-1, 0, c.intermediate_size);
+      u = gu.narrow(-1, c.intermediate_size, c.intermediate_size);
+    } else {
+      g = L.gate.forward(h);
+      u = L.up.forward(h);
+    }
+    x = x + L.down.forward(activation(g, c) * u);
+  }
+  if (cache) cache->length = S;
+  return rms_norm(x, final_norm, c);
+}
+
+torch::Tensor TransformerWeights::logits(const torch::Tensor& hidden) const {
+  return lm_head.forward(hidden).to(torch::kFloat32);
+}
+
+KvCache TransformerWeights::make_cache(int64_t batch, int64_t capacity) const {
+  KvCache kv;
+  auto opts = torch::TensorOptions().dtype(dtype).device(device);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    kv.k.push_back(torch::empty({batch, config.num_kv_heads, capacity, config.head_dim}, opts));
+    kv.v.push_back(torch::empty({batch, config.num_kv_heads, capacity, config.head_dim}, opts));
+  }
+  kv.key_valid = torch::zeros({batch, capacity}, torch::TensorOptions().dtype(torch::kBool).device(device));
+  return kv;
+}
+
+}  // namespace slmify

@@ -1,0 +1,76 @@
+// The one decoder-only transformer, parameterised by ModelConfig (Llama, Mistral, Qwen2, Phi-3,
+// Gemma differ only in flags). INCLUDES LIBTORCH: only lib/model and lib/train sources include this.
+// Shapes: B batch, T new positions, S cached+new positions, H hidden, V vocab, hd head_dim.
+// Tested by tests/model/test_transformer.cpp (logits and generations against transformers).
+#pragma once
+
+#include <torch/types.h>
+
+#include <vector>
+
+#include "model/hf_config.h"
+#include "model/safetensors.h"
+
+namespace slmify {
+
+/// y = x Wᵀ + b, plus an optional LoRA branch scale · B(A(dropout(x))) (lib/train sets it).
+struct Linear {
+  torch::Tensor weight;  // [out, in]
+  torch::Tensor bias;    // [out] or undefined
+  torch::Tensor lora_a;  // [r, in] or undefined
+  torch::Tensor lora_b;  // [out, r]
+  double lora_scale = 0.0;
+  double lora_dropout = 0.0;
+  torch::Tensor forward(const torch::Tensor& x) const;
+};
+
+struct DecoderLayer {
+  torch::Tensor input_norm, post_attention_norm;  // [H]
+  Linear q, k, v;       // separate projections (qkv unused)
+  Linear qkv;           // Phi-3 fused [(q+2kv), H]
+  Linear o;
+  Linear gate, up;      // separate (gate_up unused)
+  Linear gate_up;       // Phi-3 fused [2I, H], first half gate
+  Linear down;
+};
+
+/// Keys and values of past positions, preallocated for `capacity` positions.
+struct KvCache {
+  std::vector<torch::Tensor> k, v;  // per layer [B, KV, capacity, hd]
+  int64_t length = 0;               // positions filled
+  torch::Tensor key_valid;          // [B, capacity] bool: false for left padding
+};
+
+struct TransformerWeights {
+  ModelConfig config;
+  torch::Device device = torch::kCPU;
+  torch::ScalarType dtype = torch::kFloat32;
+  torch::Tensor embed;        // [V, H]
+  std::vector<DecoderLayer> layers;
+  torch::Tensor final_norm;   // [H]
+  Linear lm_head;             // weight aliases embed when tied
+  torch::Tensor inv_freq;     // [hd/2] fp32, scaling applied
+
+  /// Hidden states after the final norm for `ids` [B, T] at `positions` [B, T] (int64). With a
+  /// cache, attends to its filled positions and appends this step's keys/values.
+  /// `key_valid` [B, T] bool marks real (non-padding) tokens; undefined = all real.
+  torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& positions, KvCache* cache,
+                        const torch::Tensor& key_valid = {}) const;
+  torch::Tensor logits(const torch::Tensor& hidden) const;  // [B, T, H] -> [B, T, V] fp32
+  KvCache make_cache(int64_t batch, int64_t capacity) const;
+};
+
+/// Reads the weights of `config` from `ckpt` onto device/dtype; errors name the file and tensor.
+void transformer_load(TransformerWeights& w, const ModelConfig& config, const Checkpoint& ckpt,
+                      torch::Device device, torch::ScalarType dtype);
+/// The tensor `name` of `ckpt` as a CPU tensor of its stored dtype (copied out of the mapping).
+torch::Tensor checkpoint_tensor(const Checkpoint& ckpt, const std::string& name);
+/// Applies a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) to `w`: merged
+/// into the weights (W += scale·BA), or attached as separate LoRA branches of the Linears.
+void transformer_load_adapter(TransformerWeights& w, const std::filesystem::path& adapter_dir, bool merge);
+/// The Linear called by its HF module path, e.g. "model.layers.3.self_attn.q_proj"; nullptr if none.
+Linear* transformer_linear(TransformerWeights& w, const std::string& module);
+
+torch::ScalarType torch_dtype_of(DType t);
+
+}  // namespace slmify
