@@ -1,0 +1,95 @@
+// Private to lib/model's tokenizers: the added-token splitter both kinds share, UTF-8 helpers,
+// tokenizer_config.json, and the three loaders tokenizer_load() dispatches to. No sentencepiece,
+// PCRE2 or utf8proc types appear here. Tested by tests/model/test_tokenizer.cpp.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/tokenizer.h"
+
+namespace slmify::tok {
+
+using json = nlohmann::json;
+
+/// One entry of tokenizer.json's `added_tokens` (or tokenizer_config.json's added_tokens_decoder).
+struct AddedToken {
+  int32_t id = 0;
+  std::string content;
+  bool special = false;      ///< split out only with parse_special; skipped by decode(skip_special)
+  bool lstrip = false;       ///< swallows the whitespace before it
+  bool rstrip = false;       ///< swallows the whitespace after it
+  bool single_word = false;  ///< matches only between non-word characters
+  bool normalized = false;   ///< matched in the normalized text rather than the raw text
+};
+
+/// A stretch of input: plain text to tokenize (id < 0) or one added token (id >= 0).
+struct TextPiece {
+  std::string_view text;
+  int32_t id = -1;
+};
+
+/// Finds added tokens in text the way HF's AddedVocabulary does: leftmost-longest, non-overlapping
+/// matches, then the single_word/lstrip/rstrip rules; special tokens count only with parse_special.
+class AddedTokens {
+ public:
+  void add(AddedToken token);
+  /// Splits `text` at the added tokens whose `normalized` flag equals `normalized`; appends to out.
+  void split(std::string_view text, bool normalized, bool parse_special, std::vector<TextPiece>& out) const;
+  const AddedToken* by_id(int32_t id) const;
+  std::optional<int32_t> id_of(std::string_view content) const;
+  const std::vector<AddedToken>& all() const { return tokens_; }
+
+ private:
+  std::vector<AddedToken> tokens_;
+  std::unordered_map<int32_t, size_t> by_id_;
+  std::unordered_map<std::string, size_t> by_content_;
+  std::array<std::vector<size_t>, 256> by_first_byte_;  // indices, longest content first
+  int count_[2] = {0, 0};
+};
+
+/// Decodes the code point at s[i] and advances i (input must be valid UTF-8).
+char32_t utf8_next(std::string_view s, size_t& i);
+void utf8_append(std::string& out, char32_t c);
+/// Throws a bad-data Error naming `what` and the byte offset when `s` is not valid UTF-8.
+void utf8_check(std::string_view s, const char* what);
+bool is_unicode_whitespace(char32_t c);  ///< the Unicode White_Space property (Rust char::is_whitespace)
+bool is_word_char(char32_t c);           ///< letter, number or '_' (single_word boundaries)
+
+/// Reads and parses a JSON file; a missing file is an I/O error, broken JSON a bad-data error.
+json read_json_file(const std::filesystem::path& path);
+
+/// What tokenizer_config.json says; fields are empty when absent.
+struct TokenizerConfig {
+  std::filesystem::path path;  ///< the file, for messages ("" when there is none)
+  std::optional<std::string> bos, eos, pad, unk;
+  std::optional<bool> add_bos, add_eos;
+  std::string chat_template;
+  std::vector<AddedToken> added_tokens;  ///< from added_tokens_decoder
+};
+TokenizerConfig read_tokenizer_config(const std::filesystem::path& model_dir);
+
+/// Fills specials.bos/eos/pad/unk from the config's token names through `tok`, keeping the values
+/// already there when the config names none; a name the tokenizer lacks is a bad-data Error.
+void resolve_specials(const Tokenizer& tok, const TokenizerConfig& config, TokenizerSpecials& specials);
+
+/// Loaders behind tokenizer_load(). The BPE one throws a usage Error for tokenizer.json files it
+/// does not support (tokenizer_load then falls back to tokenizer.model when there is one).
+std::unique_ptr<Tokenizer> bpe_tokenizer_load(const std::filesystem::path& tokenizer_json,
+                                              const TokenizerConfig& config);
+std::unique_ptr<Tokenizer> sp_tokenizer_load(const std::filesystem::path& tokenizer_model,
+                                             const TokenizerConfig& config);
+/// A tokenizer.json whose model is WordPiece (BERT normalizer and pre-tokenizer), already parsed.
+std::unique_ptr<Tokenizer> wordpiece_tokenizer_load(const std::filesystem::path& tokenizer_json, const json& j,
+                                                    const TokenizerConfig& config);
+
+}  // namespace slmify::tok
