@@ -60,6 +60,7 @@ void register_retrain(CLI::App& app, Store& store);
 void register_eval(CLI::App& app, Store& store);
 void register_run(CLI::App& app, Store& store);
 void register_dataset(CLI::App& app, Store& store);
+void register_generate(CLI::App& app, Store& store);
 void register_model(CLI::App& app, Store& store);
 void register_config(CLI::App& app, Store& store);
 

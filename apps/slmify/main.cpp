@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   cli::register_eval(app, store);
   cli::register_run(app, store);
   cli::register_dataset(app, store);
+  cli::register_generate(app, store);
   cli::register_model(app, store);
   cli::register_config(app, store);
 
