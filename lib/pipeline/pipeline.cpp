@@ -11,7 +11,7 @@
 namespace slmify {
 namespace fs = std::filesystem;
 
-bool stage_available(const std::string& stage) { return stage == "collect" || stage == "scrub"; }  // stages land one by one (docs/cli.md)
+bool stage_available(const std::string& stage) { return stage == "collect" || stage == "scrub" || stage == "cluster"; }  // stages land one by one (docs/cli.md)
 
 static StageIO stage_io(const PipelineConfig& c, const std::string& stage) {
   fs::path w = c.workdir;

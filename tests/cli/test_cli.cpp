@@ -169,7 +169,7 @@ TEST_CASE("slmify --help lists the subcommands in pipeline order", "[cli]") {
     listed.push_back(name);
   }
   CHECK(listed == std::vector<std::string>{"collect", "scrub", "cluster", "select", "finetune", "retrain", "eval", "run",
-                                           "dataset", "model", "config"});
+                                           "dataset", "generate", "model", "config"});
 }
 
 TEST_CASE("slmify without a subcommand is a usage error", "[cli]") {
@@ -210,7 +210,7 @@ TEST_CASE("every subcommand's --help exits 0", "[cli][slow]") {
 
 TEST_CASE("an unbuilt stage exits 6 and says so", "[cli]") {
   CliTempDir tmp;
-  Result r = run_slmify({"cluster", "in", "-o", (tmp.path / "out").string()}, tmp.path);
+  Result r = run_slmify({"select", "in", "-o", (tmp.path / "out").string()}, tmp.path);
   INFO(r);
   CHECK(r.rc == 6);
   CHECK_THAT(r.err, Catch::Contains("not built"));

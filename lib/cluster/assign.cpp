@@ -1,0 +1,137 @@
+// `slmify cluster IN -o OUT --assign CLUSTERS_DIR`: new calls into existing clusters, embedded with
+// the saved model and matched to the saved centroid index; calls farther than their nearest
+// cluster's calibrated distance (the outlier_quantile of its own calls' distances) are outliers.
+// Behaviour: docs/cluster.md. Tested by tests/cluster/test_cluster.cpp.
+#include <cmath>
+#include <map>
+
+#include "cluster/calls.h"
+#include "cluster/cluster.h"
+#include "cluster/kmeans.h"
+#include "core/dataset.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/hash.h"
+#include "core/log.h"
+
+namespace slmify {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kRerun = "run `slmify cluster` again to write the cluster directory anew";
+
+// The reference clusters as saved: per index row its cluster id and calibrated distance.
+struct Reference {
+  Manifest manifest;
+  json clusters;
+  std::vector<int32_t> row_cluster;
+  std::vector<double> row_outlier;
+};
+
+Reference reference_load(const fs::path& dir) {
+  Reference r;
+  const std::string where = "--assign " + dir.string();
+  r.manifest = manifest_read(dir);
+  const json& files = r.manifest.stats.value("files", json::object());
+  if (r.manifest.stage != "cluster" || !files.contains("centroids.faiss"))
+    throw_usage(where, "is a dataset written by `" + r.manifest.stage + "`, not the clusters `slmify cluster` wrote",
+                "give the output directory of `slmify cluster` (it holds clusters.json and centroids.faiss)");
+  for (const char* name : {"centroids.faiss", "embedder.bin", "clusters.json"}) {
+    fs::path p = dir / name;
+    std::error_code ec;
+    if (!fs::exists(p, ec)) throw_bad_data(p.string(), "is missing from the cluster directory", kRerun);
+    if (sha256_file(p) != files.value(name, ""))
+      throw_bad_data(p.string(), "does not match the sha256 recorded in manifest.json (it was changed after the cluster run)", kRerun);
+  }
+  r.clusters = json::parse(read_file(dir / "clusters.json"), nullptr, false);
+  if (r.clusters.is_discarded() || !r.clusters.contains("centroids"))
+    throw_bad_data((dir / "clusters.json").string(), "is not a readable clusters.json", kRerun);
+  for (const json& c : r.clusters["centroids"]) {
+    r.row_cluster.push_back(c.at("cluster").get<int32_t>());
+    r.row_outlier.push_back(c.at("outlier_dist").get<double>());
+  }
+  return r;
+}
+
+}  // namespace
+
+json cluster_assign(const PipelineConfig& config, const StageIO& io, const std::string& clusters_dir, const Context&) {
+  const ClusterConfig& cc = config.cluster;
+  cluster_check_inputs(config, io, "cluster --assign");
+  std::error_code ec;
+  if (fs::weakly_canonical(io.output, ec) == fs::weakly_canonical(clusters_dir, ec))
+    throw_usage("-o " + io.output, "is the cluster directory given to --assign; the new dataset would replace the clusters",
+                "write the assigned calls to another directory");
+  Reference ref = reference_load(clusters_dir);
+  json extra;
+  Embedder embedder = Embedder::load(fs::path(clusters_dir) / "embedder.bin", extra);
+  int k = 0, d = 0;
+  std::vector<float> centroids = centroid_index_read(fs::path(clusters_dir) / "centroids.faiss", k, d);
+  if (d != embedder.dim() || static_cast<size_t>(k) != ref.row_cluster.size())
+    throw_bad_data(clusters_dir, "centroids.faiss (" + std::to_string(k) + " x " + std::to_string(d) +
+                                     ") does not fit embedder.bin and clusters.json", kRerun);
+  std::array<bool, part_count> parts = embedder.settings().parts;
+  PromptTemplates miner;
+  bool templates = parts[part_template] && extra.contains("miner") && extra["miner"].is_object();
+  if (templates) miner = PromptTemplates::from_json(extra["miner"]);
+  else parts[part_template] = false;
+
+  ReadOptions ro;
+  stage_read_options(config, ro);
+  DatasetReader reader(io.inputs[0], ro);
+  if (reader.manifest().records() == 0)
+    throw Error(ExitCode::nothing_to_do, io.inputs[0], "has no calls to assign", "nothing to do until new calls arrive");
+  WriterOptions wo;
+  stage_writer_options(config, "cluster", "cluster", wo);
+  wo.file_mode = 0600;
+  wo.inputs = {reader.input_ref(), InputRef{"dataset", clusters_dir, ref.manifest.digest}};
+  DatasetWriter writer(io.output, wo);
+
+  LoadedCalls calls = calls_load(reader, parts, templates ? &miner : nullptr, false);
+  const size_t n = calls.facts.size();
+  cluster_set_threads(config.threads, n);
+  std::vector<float> x = embedder.transform(calls.corpus);
+  std::vector<int32_t> nearest;
+  std::vector<float> sim;
+  kmeans_assign(centroids.data(), k, d, x.data(), n, nearest, sim);
+  std::vector<int32_t> id(n);
+  std::vector<json> annotation(n);
+  std::map<int32_t, size_t> count, outliers_near;
+  size_t outliers = 0;
+  for (size_t i = 0; i < n; ++i) {
+    size_t row = static_cast<size_t>(nearest[i]);
+    double dist = 1.0 - sim[i];
+    int32_t cid = ref.row_cluster[row];
+    bool outlier = dist > ref.row_outlier[row];
+    id[i] = outlier ? -1 : cid;
+    annotation[i] = {{"id", id[i]}, {"dist", std::round(dist * 1e4) / 1e4}};
+    if (outlier) annotation[i]["outlier"] = true, annotation[i]["nearest"] = cid, ++outliers, ++outliers_near[cid];
+    ++count[id[i]];
+  }
+  std::vector<bool> eval = eval_split(id, calls.facts, cc.eval_fraction, cc.eval_min, static_cast<uint64_t>(cc.seed));
+  calls_write(io.inputs[0], ro, writer, annotation, eval, calls.facts, nullptr);
+
+  // What retrain looks at: each cluster's share now against its share when it was clustered.
+  json list = json::array();
+  for (const json& c : ref.clusters.value("clusters", json::array())) {
+    int32_t cid = c.at("id").get<int32_t>();
+    double share = static_cast<double>(count[cid]) / static_cast<double>(n), before = c.value("share_calls", 0.0);
+    list.push_back({{"id", cid}, {"label", c.value("label", "")}, {"calls", count[cid]}, {"share_calls", share},
+                    {"reference_share_calls", before}, {"share_change", share - before}, {"outliers_nearest", outliers_near[cid]}});
+  }
+  json doc = {{"format", "slmify-assignment"}, {"version", 1}, {"clusters_dir", clusters_dir},
+              {"clusters_digest", ref.manifest.digest}, {"calls", n}, {"outliers", outliers},
+              {"outlier_share", static_cast<double>(outliers) / static_cast<double>(n)}, {"clusters", list}};
+  json files = {{"assignment.json", write_extra_file(writer_temp_dir(io.output), "assignment.json", doc.dump(2) + "\n", wo.file_mode)}};
+  writer.stats() = {{"assigned_to", clusters_dir}, {"outliers", outliers}, {"files", files}, {"clusters", list}};
+  Manifest m = writer.commit();
+  log_info("assigned " + std::to_string(n) + " calls to the clusters of " + clusters_dir + ": " + std::to_string(outliers) + " outliers");
+  const Accounting& a = m.accounting;
+  return {{"stage", "cluster"}, {"mode", "assign"}, {"output", io.output}, {"in", a.in}, {"out", a.out},
+          {"dropped", a.dropped}, {"quarantined", a.quarantined}, {"outliers", outliers},
+          {"outlier_share", doc["outlier_share"]}, {"clusters", list}, {"digest", m.digest}};
+}
+
+}  // namespace slmify
