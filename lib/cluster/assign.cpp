@@ -4,9 +4,11 @@
 // Behaviour: docs/cluster.md. Tested by tests/cluster/test_cluster.cpp.
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "cluster/calls.h"
 #include "cluster/cluster.h"
+#include "cluster/embed_model.h"
 #include "cluster/kmeans.h"
 #include "core/dataset.h"
 #include "core/error.h"
@@ -38,7 +40,9 @@ Reference reference_load(const fs::path& dir) {
   if (r.manifest.stage != "cluster" || !files.contains("centroids.faiss"))
     throw_usage(where, "is a dataset written by `" + r.manifest.stage + "`, not the clusters `slmify cluster` wrote",
                 "give the output directory of `slmify cluster` (it holds clusters.json and centroids.faiss)");
+  const bool with_model = files.contains("clusters.json") && !files.contains("embedder.bin");
   for (const char* name : {"centroids.faiss", "embedder.bin", "clusters.json"}) {
+    if (with_model && std::string(name) == "embedder.bin") continue;  // embedding: model keeps no fitted model
     fs::path p = dir / name;
     std::error_code ec;
     if (!fs::exists(p, ec)) throw_bad_data(p.string(), "is missing from the cluster directory", kRerun);
@@ -66,13 +70,21 @@ json cluster_assign(const PipelineConfig& config, const StageIO& io, const std::
                 "write the assigned calls to another directory");
   Reference ref = reference_load(clusters_dir);
   json extra;
-  Embedder embedder = Embedder::load(fs::path(clusters_dir) / "embedder.bin", extra);
+  const json& emb = ref.clusters.value("embedding", json::object());
+  const bool with_model = emb.value("kind", std::string("hashing")) == "model";
+  std::optional<Embedder> embedder;
+  std::array<bool, part_count> parts{};
+  if (with_model) {
+    parts = view_parts_selected(emb.value("parts", std::vector<std::string>{}));
+  } else {
+    embedder = Embedder::load(fs::path(clusters_dir) / "embedder.bin", extra);
+    parts = embedder->settings().parts;
+  }
   int k = 0, d = 0;
   std::vector<float> centroids = centroid_index_read(fs::path(clusters_dir) / "centroids.faiss", k, d);
-  if (d != embedder.dim() || static_cast<size_t>(k) != ref.row_cluster.size())
+  if ((embedder && d != embedder->dim()) || static_cast<size_t>(k) != ref.row_cluster.size())
     throw_bad_data(clusters_dir, "centroids.faiss (" + std::to_string(k) + " x " + std::to_string(d) +
                                      ") does not fit embedder.bin and clusters.json", kRerun);
-  std::array<bool, part_count> parts = embedder.settings().parts;
   PromptTemplates miner;
   bool templates = parts[part_template] && extra.contains("miner") && extra["miner"].is_object();
   if (templates) miner = PromptTemplates::from_json(extra["miner"]);
@@ -92,7 +104,17 @@ json cluster_assign(const PipelineConfig& config, const StageIO& io, const std::
   LoadedCalls calls = calls_load(reader, parts, templates ? &miner : nullptr, false);
   const size_t n = calls.facts.size();
   cluster_set_threads(config.threads, n);
-  std::vector<float> x = embedder.transform(calls.corpus);
+  std::vector<float> x;
+  if (with_model) {
+    int dm = 0;
+    json stats;
+    x = embed_with_model(calls.corpus, parts, emb.value("model", std::string()), dm, stats);
+    if (dm != d)
+      throw_bad_data(clusters_dir, "the embedding model gives " + std::to_string(dm) + " dimensions but centroids.faiss has " + std::to_string(d),
+                     std::string("cluster.embedding_model changed since the cluster run: ") + kRerun);
+  } else {
+    x = embedder->transform(calls.corpus);
+  }
   std::vector<int32_t> nearest;
   std::vector<float> sim;
   kmeans_assign(centroids.data(), k, d, x.data(), n, nearest, sim);
@@ -124,7 +146,7 @@ json cluster_assign(const PipelineConfig& config, const StageIO& io, const std::
   json doc = {{"format", "slmify-assignment"}, {"version", 1}, {"clusters_dir", clusters_dir},
               {"clusters_digest", ref.manifest.digest}, {"calls", n}, {"outliers", outliers},
               {"outlier_share", static_cast<double>(outliers) / static_cast<double>(n)}, {"clusters", list}};
-  json files = {{"assignment.json", write_extra_file(writer_temp_dir(io.output), "assignment.json", doc.dump(2) + "\n", wo.file_mode)}};
+  json files = {{"assignment.json", write_extra_file(writer.staging_dir(), "assignment.json", doc.dump(2) + "\n", wo.file_mode)}};
   writer.stats() = {{"assigned_to", clusters_dir}, {"outliers", outliers}, {"files", files}, {"clusters", list}};
   Manifest m = writer.commit();
   log_info("assigned " + std::to_string(n) + " calls to the clusters of " + clusters_dir + ": " + std::to_string(outliers) + " outliers");

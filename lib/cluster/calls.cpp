@@ -115,22 +115,6 @@ void cluster_set_threads(int64_t threads, size_t calls) {
   if (auto f = reinterpret_cast<set_fn>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(t);
 }
 
-fs::path writer_temp_dir(const fs::path& output) {
-  fs::path dir = output.lexically_normal();
-  if (dir.filename().empty()) dir = dir.parent_path();
-  fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
-  std::string prefix = "." + dir.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-";
-  std::error_code ec;
-  fs::path found;
-  for (const auto& e : fs::directory_iterator(parent, ec))
-    if (e.path().filename().string().rfind(prefix, 0) == 0) {
-      SLMIFY_ASSERT(found.empty(), "two dataset writers of one output in one process");
-      found = e.path();
-    }
-  SLMIFY_ASSERT(!found.empty(), "no temporary directory of the dataset writer for " + output.string());
-  return found;
-}
-
 std::string write_extra_file(const fs::path& dir, const std::string& name, std::string_view content, unsigned mode) {
   FileSink out(dir / name, static_cast<mode_t>(mode));
   out.write(content);

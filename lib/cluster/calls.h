@@ -45,12 +45,7 @@ void calls_write(const std::filesystem::path& dir, const ReadOptions& ro, Datase
 /// saves (measured: k: auto on 3,000 calls 1.2 s on one thread, 18 s on two with a loaded CPU).
 void cluster_set_threads(int64_t threads, size_t calls);
 
-/// The hidden directory a DatasetWriter of `output` in this process writes into (the layout of
-/// docs/dataset-format.md: `.<name>.tmp-<pid>-<random>` next to it). Files put there before
-/// commit() become part of the dataset in the same atomic rename.
-std::filesystem::path writer_temp_dir(const std::filesystem::path& output);
-
-/// Writes `content` into `dir/name` durably; returns its sha256.
+/// Writes `content` into `dir/name` durably (dir: the writer's staging_dir()); returns its sha256.
 std::string write_extra_file(const std::filesystem::path& dir, const std::string& name, std::string_view content, unsigned mode);
 
 }  // namespace slmify

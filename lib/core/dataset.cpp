@@ -58,6 +58,8 @@ struct DatasetWriter::Impl {
   bool done = false;
 };
 
+const fs::path& DatasetWriter::staging_dir() const { return impl_->tmp; }
+
 DatasetWriter::DatasetWriter(const fs::path& dir_in, WriterOptions opts) : impl_(new Impl) {
   fs::path dir = dir_in.lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();  // "out/" -> "out"

@@ -57,6 +57,9 @@ class DatasetWriter {
   void quarantine(std::string_view reason, const SourceLoc& where, std::string_view raw);
   /// Quarantines a parsed but unusable record.
   void quarantine_record(std::string_view reason, const SourceLoc& where, const json& rec);
+  /// The temporary directory the dataset is written into. A stage may add its own files there
+  /// (e.g. cluster's clusters.json) before commit(); they appear atomically with the dataset.
+  const std::filesystem::path& staging_dir() const;
   /// Stage statistics recorded in the manifest ("stats").
   json& stats() { return manifest_.stats; }
   const Accounting& accounting() const { return manifest_.accounting; }
