@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
     auto m = model_load(dir, o);
     double load = seconds(t);
     const double params = double(model_param_count(m->config()));
+    // Matmul work per token: every weight once, but the tied embedding only as the LM head, which
+    // prefill runs for the last position alone.
+    const double flops_prefill = 2 * (params - double(m->config().vocab_size * m->config().hidden_size));
     GenerateOptions g;
     g.max_new_tokens = new_tokens;
     g.stop_tokens = {};
@@ -96,9 +99,9 @@ int main(int argc, char** argv) {
     const double pre_tps = double(prompt_len) / r.prefill_seconds;
     const double dec_tps = double(r.tokens.size()) / r.decode_seconds;
     const double bytes = params * (std::string(dtype) == "bf16" ? 2 : 4);
-    std::printf("%s: load %.2f s | prefill %lld tokens: %.0f tokens/s (%.1f GFLOP/s at 2·params per token) | "
+    std::printf("%s: load %.2f s | prefill %lld tokens: %.0f tokens/s (%.1f GFLOP/s of matmul) | "
                 "decode %zu tokens: %.1f tokens/s (%.1f GB/s of weights streamed)\n",
-                dtype, load, (long long)prompt_len, pre_tps, 2 * params * pre_tps / 1e9, r.tokens.size(), dec_tps, bytes * dec_tps / 1e9);
+                dtype, load, (long long)prompt_len, pre_tps, flops_prefill * pre_tps / 1e9, r.tokens.size(), dec_tps, bytes * dec_tps / 1e9);
   }
   fs::remove_all(dir);
 }

@@ -58,7 +58,7 @@ void register_generate(CLI::App& app, Store& store) {
   g->add_option("--stop", st.stops, "stop when the text contains this string (repeatable)");
   g->add_option("--seed", st.gen.seed, "sampling seed")->capture_default_str();
   g->add_option("--device", st.model.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
-  g->add_option("--dtype", st.model.dtype, "auto (bf16 on CUDA, fp32 on CPU), fp32 or bf16")
+  g->add_option("--dtype", st.model.dtype, "auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32 or bf16")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}))
       ->capture_default_str();
   g->add_flag("--json", st.json, "print {\"text\", \"tokens\", …} at the end instead of streaming");

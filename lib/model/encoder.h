@@ -18,14 +18,13 @@ namespace slmify {
 
 struct EncoderOptions {
   std::string device = "auto";  ///< auto (CUDA when present, else CPU), cpu, cuda
-  std::string dtype = "auto";   ///< auto (fp32; an encoder this small gains little from bf16), fp32, bf16
+  std::string dtype = "auto";   ///< auto (= fp32: the same vectors on every machine), fp32, bf16 (faster with AMX)
   int threads = 0;              ///< CPU intra-op threads; 0 = one per core
 };
 
 struct EncoderWeights;  // lib/model/encoder.cpp
 
-/// A loaded encoder: config, WordPiece tokenizer, weights. Not copyable; encoder_embed on one
-/// Encoder from several threads at once is safe (the weights are only read).
+/// A loaded encoder: config, WordPiece tokenizer, weights on their device. Not copyable.
 class Encoder {
  public:
   Encoder();

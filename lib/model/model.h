@@ -21,7 +21,7 @@ namespace slmify {
 
 struct ModelOptions {
   std::string device = "auto";  ///< auto (CUDA when present, else CPU), cpu, cuda
-  std::string dtype = "auto";   ///< auto (bf16 on CUDA, fp32 on CPU), fp32, bf16
+  std::string dtype = "auto";   ///< auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16
   bool tokenizer = true;        ///< load the tokenizer (an error when it is missing)
   std::string adapter;          ///< PEFT LoRA adapter directory ("" = none)
   bool merge_adapter = true;    ///< merge it into the weights (faster) or keep separate LoRA branches

@@ -238,8 +238,13 @@ TEST_CASE("cluster: clear errors and a failed run leaves the previous output as 
   c.cluster.embedding = "model";
   c.cluster.embedding_model = "/nowhere";
   Error e = slmify_test::expect_error([&] { cluster_run(c, {{(tmp / "in").string()}, (tmp / "out").string()}, {}); });
-  CHECK(e.code() == ExitCode::unavailable);
-  CHECK(e.problems()[0].where == "cluster.embedding");
+  CHECK(e.code() == ExitCode::io);  // the model directory is named; nothing is written
+  CHECK(e.problems()[0].where.find("/nowhere") != std::string::npos);
+  CHECK_FALSE(fs::exists(tmp / "out"));
+  c.cluster.embedding_model = "";
+  e = slmify_test::expect_error([&] { cluster_run(c, {{(tmp / "in").string()}, (tmp / "out").string()}, {}); });
+  CHECK(e.code() == ExitCode::usage);
+  CHECK(e.problems()[0].where == "cluster.embedding_model");
   CHECK_FALSE(e.problems()[0].hint.empty());
 
   c = base_config(0);

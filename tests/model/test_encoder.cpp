@@ -1,7 +1,8 @@
 // The sentence encoder against transformers: tests/reference/encoder_reference.py runs AutoTokenizer
 // and AutoModel on all-MiniLM-L6-v2 with mean pooling and F.normalize (and checks that against
 // sentence-transformers); ids must be equal, fp32 embeddings within 1e-5, bf16 close in cosine.
-// Also batching invariance, the errors, and a speed figure on quick-start-like texts.
+// Also a random BERT in BertForMaskedLM's layout, batching invariance, the errors, and the speed
+// on quick-start-like texts.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -84,6 +85,19 @@ TEST_CASE("encoder: fp32 embeddings equal transformers within 1e-5 in any batchi
   CHECK(encoder_embed(e, {}, 8).empty());
 }
 
+TEST_CASE("encoder: a random BERT saved with the bert. prefix and other sizes equals transformers", "[model][torch][python][encoder][slow]") {
+  fs::path dir = python_reference_dir("encoder_reference.py") / "tiny_bert";
+  auto e = encoder_load(dir, {.device = "cpu", .dtype = "fp32"});
+  CHECK(e->dim() == 48);
+  CHECK(e->max_tokens() == 40);  // no sentence_bert_config.json: max_position_embeddings
+  std::vector<float> got = encoder_embed(*e, texts(), 5), want = flatten(reference()["tiny_embeddings"]);
+  REQUIRE(got.size() == want.size());
+  double max_diff = 0;
+  for (size_t k = 0; k < got.size(); ++k) max_diff = std::max(max_diff, double(std::abs(got[k] - want[k])));
+  INFO("max |diff| " << max_diff);
+  CHECK(max_diff <= 1e-5);
+}
+
 TEST_CASE("encoder: bf16 embeddings stay within cosine 0.999 of fp32", "[model][torch][python][encoder][slow]") {
   Encoder& e = encoder("bf16");
   CHECK(e.dtype() == "bf16");
@@ -135,12 +149,15 @@ TEST_CASE("encoder: speed on quick-start-like texts", "[model][torch][python][en
     for (int k = 0; k < 1 + i % 8; ++k) s += parts[1 + size_t(i + k) % (parts.size() - 1)];
     t.push_back(s);
   }
-  Encoder& e = encoder("fp32");
-  encoder_embed(e, {t[0]}, 1);  // warm-up
-  auto start = std::chrono::steady_clock::now();
-  std::vector<float> v = encoder_embed(e, t, 32);
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cerr << "encoder: " << t.size() << " texts in " << s << " s, " << double(t.size()) / s << " sentences/s (fp32, batch 32)\n";
-  CHECK(v.size() == t.size() * 384);
-  CHECK(double(t.size()) / s > 5);  // a gross regression guard, far below what the development machine does
+  for (const char* dtype : {"fp32", "bf16"}) {
+    Encoder& e = encoder(dtype);
+    encoder_embed(e, {t[0]}, 1);  // warm-up
+    auto start = std::chrono::steady_clock::now();
+    std::vector<float> v = encoder_embed(e, t, 32);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cerr << "encoder: " << t.size() << " texts in " << s << " s, " << double(t.size()) / s << " sentences/s ("
+              << dtype << ", batch 32)\n";
+    CHECK(v.size() == t.size() * 384);
+    CHECK(double(t.size()) / s > 5);  // a gross regression guard, far below what the development machine does
+  }
 }

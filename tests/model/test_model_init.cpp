@@ -47,7 +47,7 @@ TEST_CASE("model init writes a checkpoint transformers loads, tokenises, renders
                       shell_quote(m.string()) + " " + shell_quote((tmp / "ref.json").string()) + " >&2")
               .status == 0);
   json ref = json::parse(read_bytes(tmp / "ref.json"));
-  auto model = model_load(m, ModelOptions{.device = "cpu"});
+  auto model = model_load(m, ModelOptions{.device = "cpu", .dtype = "fp32"});  // transformers runs fp32
   const Tokenizer& tok = model->tokenizer();
   for (size_t i = 0; i < ref["texts"].size(); ++i) {
     std::string text = ref["texts"][i];

