@@ -19,11 +19,6 @@ const char* const k_supported =
     "slmify reads byte-level BPE tokenizer.json files (GPT-2, Llama-3, Qwen2, SmolLM2 families) and "
     "sentencepiece tokenizer.model files; for other tokenizers put the base model's tokenizer.model in the directory";
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-using VocabMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
 struct Merge {
   int32_t rank;
@@ -43,7 +38,7 @@ struct BpeScratch {
   std::vector<Candidate> heap;
 };
 
-class BpeTokenizer final : public Tokenizer {
+class BpeTokenizer final : public VocabTokenizer {
  public:
   BpeTokenizer(const fs::path& path, const TokenizerConfig& config);
 
@@ -81,30 +76,13 @@ class BpeTokenizer final : public Tokenizer {
   std::string decode(std::span<const int32_t> ids, bool skip_special) const override {
     std::string out;
     for (int32_t id : ids) {
-      if (id < 0 || id >= size_)
-        throw_bad_data("token id " + std::to_string(id), "out of range for this tokenizer (vocab size " +
-                                                              std::to_string(size_) + ")");
+      check_id(id);
       if (skip_special && is_special(id)) continue;
       out += decoded_[static_cast<size_t>(id)];
     }
     return out;
   }
 
-  int32_t vocab_size() const override { return size_; }
-  std::optional<int32_t> token_id(std::string_view token) const override {
-    if (auto id = added_.id_of(token)) return id;
-    auto it = vocab_.find(token);
-    if (it == vocab_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::string token_text(int32_t id) const override {
-    if (const AddedToken* a = added_.by_id(id)) return a->content;
-    return id >= 0 && id < size_ ? tokens_[static_cast<size_t>(id)] : std::string();
-  }
-  bool is_special(int32_t id) const override {
-    const AddedToken* a = added_.by_id(id);
-    return a && a->special;
-  }
   std::string kind() const override { return "bpe"; }
 
  private:
@@ -114,17 +92,13 @@ class BpeTokenizer final : public Tokenizer {
 
   TextNormalizer normalizer_;
   PreTokenizer pre_tokenizer_;
-  AddedTokens added_;
-  VocabMap vocab_;                            // token text ("Ġthe") -> id
   VocabMap vocab_bytes_;                      // the bytes a token stands for (" the") -> id
-  std::vector<std::string> tokens_;           // id -> token text
   std::vector<std::string> decoded_;          // id -> bytes decode() emits
   std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> rank, merged id
   std::array<int32_t, 256> byte_id_{};
   std::optional<int32_t> unk_;
   bool fuse_unk_ = false;
   bool ignore_merges_ = false;
-  int32_t size_ = 0;
 };
 
 uint64_t pair_key(int32_t a, int32_t b) { return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b); }

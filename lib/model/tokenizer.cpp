@@ -285,5 +285,27 @@ void resolve_specials(const Tokenizer& tok, const TokenizerConfig& config, Token
   if (!config.chat_template.empty()) specials.chat_template = config.chat_template;
 }
 
+std::optional<int32_t> VocabTokenizer::token_id(std::string_view token) const {
+  if (auto id = added_.id_of(token)) return id;
+  auto it = vocab_.find(token);
+  if (it == vocab_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string VocabTokenizer::token_text(int32_t id) const {
+  if (const AddedToken* a = added_.by_id(id)) return a->content;
+  return id >= 0 && id < size_ ? tokens_[static_cast<size_t>(id)] : std::string();
+}
+
+bool VocabTokenizer::is_special(int32_t id) const {
+  const AddedToken* a = added_.by_id(id);
+  return a && a->special;
+}
+
+void VocabTokenizer::check_id(int32_t id) const {
+  if (id < 0 || id >= size_)
+    throw_bad_data("token id " + std::to_string(id), "out of range for this tokenizer (vocab size " + std::to_string(size_) + ")");
+}
+
 }  // namespace tok
 }  // namespace slmify

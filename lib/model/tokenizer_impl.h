@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -55,6 +56,31 @@ class AddedTokens {
   std::unordered_map<std::string, size_t> by_content_;
   std::array<std::vector<size_t>, 256> by_first_byte_;  // indices, longest content first
   int count_[2] = {0, 0};
+};
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+/// Token text -> id, looked up by string_view without a copy.
+using VocabMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
+/// What the tokenizer.json tokenizers (byte-level BPE, WordPiece) share: the vocabulary, the
+/// token texts by id and the added tokens, and the Tokenizer lookups over them.
+class VocabTokenizer : public Tokenizer {
+ public:
+  int32_t vocab_size() const override { return size_; }
+  std::optional<int32_t> token_id(std::string_view token) const override;
+  std::string token_text(int32_t id) const override;
+  bool is_special(int32_t id) const override;
+
+ protected:
+  /// bad_data Error for an id outside [0, vocab_size()).
+  void check_id(int32_t id) const;
+  AddedTokens added_;
+  VocabMap vocab_;                   // token text -> id
+  std::vector<std::string> tokens_;  // id -> token text
+  int32_t size_ = 0;
 };
 
 /// Decodes the code point at s[i] and advances i (input must be valid UTF-8).

@@ -16,11 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-using VocabMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
 // HF's BertNormalizer: its definitions of control, whitespace and CJK characters, and its order
 // (clean, pad CJK, strip accents, lowercase).
@@ -108,7 +103,7 @@ bool is_bert_punct(char32_t c) {
   return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
 }
 
-class WordPieceTokenizer final : public Tokenizer {
+class WordPieceTokenizer final : public VocabTokenizer {
  public:
   WordPieceTokenizer(const fs::path& path, const json& j, const TokenizerConfig& config);
 
@@ -139,9 +134,7 @@ class WordPieceTokenizer final : public Tokenizer {
     std::string out;
     bool first = true;
     for (int32_t id : ids) {
-      if (id < 0 || id >= size_)
-        throw_bad_data("token id " + std::to_string(id), "out of range for this tokenizer (vocab size " +
-                                                              std::to_string(size_) + ")");
+      check_id(id);
       if (skip_special && is_special(id)) continue;
       std::string t = token_text(id);
       if (!first && t.rfind(prefix_, 0) == 0) t.erase(0, prefix_.size());
@@ -152,21 +145,6 @@ class WordPieceTokenizer final : public Tokenizer {
     return out;
   }
 
-  int32_t vocab_size() const override { return size_; }
-  std::optional<int32_t> token_id(std::string_view token) const override {
-    if (auto id = added_.id_of(token)) return id;
-    auto it = vocab_.find(token);
-    if (it == vocab_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::string token_text(int32_t id) const override {
-    if (const AddedToken* a = added_.by_id(id)) return a->content;
-    return id >= 0 && id < size_ ? tokens_[static_cast<size_t>(id)] : std::string();
-  }
-  bool is_special(int32_t id) const override {
-    const AddedToken* a = added_.by_id(id);
-    return a && a->special;
-  }
   std::string kind() const override { return "wordpiece"; }
 
  private:
@@ -194,14 +172,10 @@ class WordPieceTokenizer final : public Tokenizer {
   }
 
   std::optional<BertNormalizer> normalizer_;
-  AddedTokens added_;
-  VocabMap vocab_;
-  std::vector<std::string> tokens_;  // id -> token text
   std::string prefix_ = "##";
   size_t max_chars_ = 100;
   int32_t unk_ = -1;
   bool cleanup_ = true;
-  int32_t size_ = 0;
 };
 
 WordPieceTokenizer::WordPieceTokenizer(const fs::path& path, const json& j, const TokenizerConfig& config) {
