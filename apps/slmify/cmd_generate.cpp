@@ -83,17 +83,18 @@ void register_generate(CLI::App& app, Store& store) {
       std::fflush(stdout);
     };
     GenerateResult r = st.json ? model_generate(*model, prompt, st.gen) : model_generate(*model, prompt, st.gen, stream);
+    if (!st.json) {
+      std::cout << "\n";  // end the streamed text before the timings on stderr
+      std::cout.flush();
+    }
     const double n = double(r.tokens.size());
     log_info("generate: " + std::to_string(prompt.size()) + " prompt tokens in " + std::to_string(r.prefill_seconds) + " s, " +
              std::to_string(r.tokens.size()) + " new in " + std::to_string(r.decode_seconds) + " s (" +
              std::to_string(r.decode_seconds > 0 ? n / r.decode_seconds : 0.0) + " tokens/s) on " + model->device() + " " + model->dtype() +
              ", finish: " + r.finish_reason);
-    if (st.json) {
+    if (st.json)
       print_json({{"text", r.text}, {"tokens", r.tokens}, {"finish_reason", r.finish_reason}, {"prompt_tokens", prompt.size()},
                   {"device", model->device()}, {"dtype", model->dtype()}});
-    } else {
-      std::cout << "\n";
-    }
   });
 }
 
