@@ -5,9 +5,11 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <functional>
 
 #include "../core/test_util.h"
 #include "model/model.h"
+#include "model/safetensors.h"
 
 using namespace slmify;
 using namespace slmify_test;
@@ -148,4 +150,61 @@ TEST_CASE("stop tokens and max_new_tokens end generation with the right reason",
   CHECK(r.finish_reason == "length");
 }
 
+#endif  // SLMIFY_HAVE_TORCH
+
+#ifdef SLMIFY_HAVE_TORCH
+TEST_CASE("bad checkpoints name the file and the tensor", "[model][torch][python]") {
+  TempDir tmp;
+  fs::copy(ref_dir() / "llama", tmp / "m");
+  const fs::path st = tmp / "m" / "model.safetensors";
+  auto rewrite = [&](const std::function<void(std::vector<TensorData>&, std::vector<std::vector<std::byte>>&)>& edit) {
+    std::vector<TensorData> tensors;
+    std::vector<std::vector<std::byte>> keep;
+    {
+      SafetensorsFile f(st);
+      for (const auto& [name, t] : f.tensors()) {
+        auto b = f.bytes(t);
+        keep.emplace_back(b.begin(), b.end());
+      }
+      size_t i = 0;
+      for (const auto& [name, t] : f.tensors()) tensors.push_back({name, t.dtype, t.shape, std::span<const std::byte>(keep[i++])});
+    }
+    edit(tensors, keep);
+    safetensors_write(st, tensors);
+  };
+  // A missing tensor.
+  rewrite([](std::vector<TensorData>& t, auto&) {
+    std::erase_if(t, [](const TensorData& d) { return d.name == "model.layers.1.mlp.up_proj.weight"; });
+  });
+  Error e = expect_error([&] { model_load(tmp / "m", no_tokenizer()); });
+  CHECK(e.code() == ExitCode::bad_data);
+  CHECK(e.problems()[0].what.find("model.layers.1.mlp.up_proj.weight is missing") != std::string::npos);
+  CHECK(e.problems()[0].where.find("model.safetensors") != std::string::npos);
+  // A tensor of the wrong shape (transposed).
+  fs::copy(ref_dir() / "llama" / "model.safetensors", st, fs::copy_options::overwrite_existing);
+  rewrite([](std::vector<TensorData>& t, auto&) {
+    for (TensorData& d : t)
+      if (d.name == "model.layers.0.mlp.down_proj.weight") std::swap(d.shape[0], d.shape[1]);
+  });
+  e = expect_error([&] { model_load(tmp / "m", no_tokenizer()); });
+  CHECK(e.problems()[0].what.find("model.layers.0.mlp.down_proj.weight has shape [96, 64], config.json implies [64, 96]") != std::string::npos);
+  // Weights stored as integers.
+  fs::copy(ref_dir() / "llama" / "model.safetensors", st, fs::copy_options::overwrite_existing);
+  rewrite([](std::vector<TensorData>& t, auto&) {
+    for (TensorData& d : t)
+      if (d.name == "model.norm.weight") d.dtype = DType::i32;  // same byte count as F32
+  });
+  e = expect_error([&] { model_load(tmp / "m", no_tokenizer()); });
+  CHECK(e.problems()[0].what.find("model.norm.weight has dtype I32") != std::string::npos);
+  // An unsupported architecture, and a missing tokenizer.
+  fs::copy(ref_dir() / "llama" / "model.safetensors", st, fs::copy_options::overwrite_existing);
+  CHECK(expect_error([&] { model_load(tmp / "m", ModelOptions{.device = "cpu"}); }).problems()[0].what.find("tokenizer") != std::string::npos);
+  json cfg = json::parse(read_bytes(tmp / "m" / "config.json"));
+  cfg["model_type"] = "mamba";
+  write_bytes(tmp / "m" / "config.json", cfg.dump());
+  e = expect_error([&] { model_load(tmp / "m", no_tokenizer()); });
+  CHECK(e.code() == ExitCode::usage);
+  CHECK(e.problems()[0].where.find("config.json") != std::string::npos);
+  CHECK(e.problems()[0].what.find("architecture mamba") != std::string::npos);
+}
 #endif  // SLMIFY_HAVE_TORCH
