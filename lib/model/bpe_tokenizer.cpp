@@ -128,21 +128,7 @@ BpeTokenizer::BpeTokenizer(const fs::path& path, const TokenizerConfig& config) 
   if (!decoder.is_object() || decoder.value("type", "") != "ByteLevel")
     throw_usage(where + "decoder", "unsupported decoder " + decoder.dump().substr(0, 80),
                 "byte-level BPE needs the ByteLevel decoder; " + std::string(k_supported));
-  if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
-    for (const json& t : j["added_tokens"]) {
-      AddedToken a;
-      a.id = t.value("id", -1);
-      a.content = t.value("content", "");
-      a.special = t.value("special", false);
-      a.lstrip = t.value("lstrip", false);
-      a.rstrip = t.value("rstrip", false);
-      a.single_word = t.value("single_word", false);
-      a.normalized = t.value("normalized", !a.special);
-      if (a.id < 0 || a.content.empty()) throw_bad_data(where + "added_tokens", "an entry lacks id or content: " + t.dump());
-      size_ = std::max(size_, a.id + 1);
-      added_.add(std::move(a));
-    }
-  }
+  load_added_tokens(j, where);
   tokens_.resize(static_cast<size_t>(size_));
   decoded_.resize(static_cast<size_t>(size_));
   for (const auto& [token, id] : vocab_) {

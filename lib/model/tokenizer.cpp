@@ -307,5 +307,22 @@ void VocabTokenizer::check_id(int32_t id) const {
     throw_bad_data("token id " + std::to_string(id), "out of range for this tokenizer (vocab size " + std::to_string(size_) + ")");
 }
 
+void VocabTokenizer::load_added_tokens(const json& j, const std::string& where) {
+  if (!j.contains("added_tokens") || !j["added_tokens"].is_array()) return;
+  for (const json& t : j["added_tokens"]) {
+    AddedToken a;
+    a.id = t.value("id", -1);
+    a.content = t.value("content", "");
+    a.special = t.value("special", false);
+    a.lstrip = t.value("lstrip", false);
+    a.rstrip = t.value("rstrip", false);
+    a.single_word = t.value("single_word", false);
+    a.normalized = t.value("normalized", !a.special);
+    if (a.id < 0 || a.content.empty()) throw_bad_data(where + "added_tokens", "an entry lacks id or content: " + t.dump());
+    size_ = std::max(size_, a.id + 1);
+    added_.add(std::move(a));
+  }
+}
+
 }  // namespace tok
 }  // namespace slmify

@@ -77,6 +77,8 @@ class VocabTokenizer : public Tokenizer {
  protected:
   /// bad_data Error for an id outside [0, vocab_size()).
   void check_id(int32_t id) const;
+  /// Reads tokenizer.json's `added_tokens` (`where` names the file) and grows size_ to cover them.
+  void load_added_tokens(const json& j, const std::string& where);
   AddedTokens added_;
   VocabMap vocab_;                   // token text -> id
   std::vector<std::string> tokens_;  // id -> token text

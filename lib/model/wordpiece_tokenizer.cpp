@@ -224,21 +224,7 @@ WordPieceTokenizer::WordPieceTokenizer(const fs::path& path, const json& j, cons
     throw_usage(where + "decoder", "unsupported decoder " + dec.dump().substr(0, 80) + " for WordPiece",
                 "slmify's WordPiece tokenizer supports the WordPiece decoder");
   }
-  if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
-    for (const json& t : j["added_tokens"]) {
-      AddedToken a;
-      a.id = t.value("id", -1);
-      a.content = t.value("content", "");
-      a.special = t.value("special", false);
-      a.lstrip = t.value("lstrip", false);
-      a.rstrip = t.value("rstrip", false);
-      a.single_word = t.value("single_word", false);
-      a.normalized = t.value("normalized", !a.special);
-      if (a.id < 0 || a.content.empty()) throw_bad_data(where + "added_tokens", "an entry lacks id or content: " + t.dump());
-      size_ = std::max(size_, a.id + 1);
-      added_.add(std::move(a));
-    }
-  }
+  load_added_tokens(j, where);
   tokens_.resize(static_cast<size_t>(size_));
   for (const auto& [token, id] : vocab_) tokens_[static_cast<size_t>(id)] = token;
   for (const AddedToken& a : added_.all()) tokens_[static_cast<size_t>(a.id)] = a.content;
