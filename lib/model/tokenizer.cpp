@@ -324,5 +324,33 @@ void VocabTokenizer::load_added_tokens(const json& j, const std::string& where) 
   }
 }
 
+void VocabTokenizer::load_template_processing(const json& j, const std::string& where) {
+  std::vector<int32_t> before, after;
+  bool seen_sequence = false;
+  for (const json& item : j["single"]) {
+    if (item.contains("Sequence")) {
+      seen_sequence = true;
+    } else if (item.contains("SpecialToken")) {
+      std::string name = item["SpecialToken"].value("id", "");
+      const json& st = j.value("special_tokens", json::object());
+      std::vector<int32_t> ids;
+      if (st.contains(name)) {
+        ids = st[name].value("ids", std::vector<int32_t>{});
+      } else {
+        std::optional<int32_t> id = token_id(name);
+        if (!id) throw_bad_data(where, "names token \"" + name + "\", which is not in the tokenizer");
+        ids = {*id};
+      }
+      std::vector<int32_t>& side = seen_sequence ? after : before;
+      side.insert(side.end(), ids.begin(), ids.end());
+    }
+  }
+  if (before.size() > 1 || after.size() > 1)
+    throw_usage(where + ".single", "adds more than one token before or after the text",
+                "only templates with at most one token on each side (BOS/EOS, [CLS] $A [SEP]) are supported");
+  if (!before.empty()) specials_.add_bos = true, specials_.bos = before[0];
+  if (!after.empty()) specials_.add_eos = true, specials_.eos = after[0];
+}
+
 }  // namespace tok
 }  // namespace slmify

@@ -79,6 +79,9 @@ class VocabTokenizer : public Tokenizer {
   void check_id(int32_t id) const;
   /// Reads tokenizer.json's `added_tokens` (`where` names the file) and grows size_ to cover them.
   void load_added_tokens(const json& j, const std::string& where);
+  /// Reads a TemplateProcessing post-processor's `single` template: one special token before the
+  /// text sets BOS and add_bos, one after sets EOS and add_eos; more is a usage Error.
+  void load_template_processing(const json& j, const std::string& where);
   AddedTokens added_;
   VocabMap vocab_;                   // token text -> id
   std::vector<std::string> tokens_;  // id -> token text

@@ -254,23 +254,7 @@ void WordPieceTokenizer::load_post_processor(const json& j, const std::string& w
   if (type != "TemplateProcessing" || !j.contains("single") || !j["single"].is_array())
     throw_usage(where, "unsupported post_processor " + j.dump().substr(0, 80),
                 "slmify's WordPiece tokenizer supports TemplateProcessing and BertProcessing");
-  std::vector<int32_t> before, after;
-  bool seen_sequence = false;
-  for (const json& item : j["single"]) {
-    if (item.contains("Sequence")) {
-      seen_sequence = true;
-    } else if (item.contains("SpecialToken")) {
-      std::string name = item["SpecialToken"].value("id", "");
-      const json& st = j.value("special_tokens", json::object());
-      std::vector<int32_t> ids = st.contains(name) ? st[name].value("ids", std::vector<int32_t>{})
-                                                   : std::vector<int32_t>{id_of(name)};
-      (seen_sequence ? after : before).insert((seen_sequence ? after : before).end(), ids.begin(), ids.end());
-    }
-  }
-  if (before.size() > 1 || after.size() > 1)
-    throw_usage(where + ".single", "adds more than one token before or after the text", "only [CLS] $A [SEP]-like templates are supported");
-  if (!before.empty()) specials_.add_bos = true, specials_.bos = before[0];
-  if (!after.empty()) specials_.add_eos = true, specials_.eos = after[0];
+  load_template_processing(j, where);
 }
 
 // BertPreTokenizer: whitespace separates words and is dropped; each punctuation mark is a word.
