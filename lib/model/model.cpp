@@ -106,4 +106,27 @@ std::vector<float> model_logits(Model& m, const TokenIds& ids) {
   return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
 }
 
+MaskedNll model_masked_nll(Model& m, const TokenIds& ids, const std::vector<uint8_t>& mask) {
+  SLMIFY_ASSERT(ids.size() == mask.size(), "model_masked_nll: ids and mask differ in length");
+  MaskedNll r;
+  std::vector<int64_t> scored;  // positions t >= 1 predicted from logits at t-1
+  for (size_t t = 1; t < ids.size(); ++t)
+    if (mask[t]) scored.push_back(static_cast<int64_t>(t));
+  if (scored.empty()) return r;
+  torch::NoGradGuard no_grad;
+  TransformerWeights& w = m.weights();
+  const int64_t T = static_cast<int64_t>(ids.size());
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  torch::Tensor t = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), i64).view({1, T}).to(w.device);
+  torch::Tensor pos = torch::arange(T, i64).view({1, T}).to(w.device);
+  torch::Tensor hidden = w.forward(t, pos, nullptr);                                   // [1, T, H]
+  torch::Tensor at = torch::tensor(scored, i64).to(w.device);                         // [S]
+  torch::Tensor prev = hidden.index_select(1, at - 1);                                // [1, S, H]
+  torch::Tensor logp = torch::log_softmax(w.logits(prev).to(torch::kFloat32), -1);   // [1, S, V]
+  torch::Tensor target = t.index_select(1, at).unsqueeze(-1);                         // [1, S, 1]
+  r.nll_sum = -logp.gather(-1, target).sum().item<double>();
+  r.tokens = static_cast<int64_t>(scored.size());
+  return r;
+}
+
 }  // namespace slmify

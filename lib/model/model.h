@@ -63,6 +63,16 @@ std::unique_ptr<Model> model_load(const std::filesystem::path& dir, const ModelO
 /// Logits of every position of `ids` by one full forward pass, row-major [ids.size(), vocab], fp32.
 std::vector<float> model_logits(Model& m, const TokenIds& ids);
 
+/// Teacher-forced negative log-likelihood (natural log) of the tokens of `ids` whose `mask` is
+/// non-zero, each predicted from the tokens before it; position 0 is never scored. This is the
+/// loss finetune minimises on assistant tokens and what select's probe measures zero-shot.
+struct MaskedNll {
+  double nll_sum = 0;  ///< summed over the scored tokens
+  int64_t tokens = 0;  ///< scored tokens
+  double per_token() const { return tokens ? nll_sum / static_cast<double>(tokens) : 0.0; }
+};
+MaskedNll model_masked_nll(Model& m, const TokenIds& ids, const std::vector<uint8_t>& mask);
+
 struct GenerateOptions {
   int64_t max_new_tokens = 256;
   double temperature = 0.0;         ///< 0: greedy

@@ -23,6 +23,7 @@ std::string Model::dtype() const { no_torch(); }
 std::vector<int32_t> Model::stop_ids() const { no_torch(); }
 std::unique_ptr<Model> model_load(const std::filesystem::path&, const ModelOptions&) { no_torch(); }
 std::vector<float> model_logits(Model&, const TokenIds&) { no_torch(); }
+MaskedNll model_masked_nll(Model&, const TokenIds&, const std::vector<uint8_t>&) { no_torch(); }
 GenerateResult model_generate(Model&, const TokenIds&, const GenerateOptions&, const std::function<void(std::string_view)>&) { no_torch(); }
 std::vector<GenerateResult> model_generate_batch(Model&, const std::vector<TokenIds>&, const GenerateOptions&) { no_torch(); }
 

@@ -19,7 +19,16 @@ torch::Tensor Linear::forward(const torch::Tensor& x) const {
     torch::Tensor h = x;
     if (lora_dropout > 0 && torch::GradMode::is_enabled())
       h = F::dropout(h, F::DropoutFuncOptions().p(lora_dropout).training(true));
-    y = y + torch::linear(torch::linear(h.to(lora_a.scalar_type()), lora_a), lora_b).mul(lora_scale).to(y.scalar_type());
+    h = h.to(lora_a.scalar_type());
+    torch::Tensor d;
+    if (lora_a.dim() == 3) {  // one adapter per row: [B, T, in] x [B, in, r] -> [B, T, r] -> [B, T, out]
+      SLMIFY_ASSERT(lora_rows && lora_rows->defined() && h.dim() == 3, "multi-adapter LoRA needs lora_rows and [B, T, in] input");
+      torch::Tensor a = lora_a.index_select(0, *lora_rows), b = lora_b.index_select(0, *lora_rows);
+      d = torch::bmm(torch::bmm(h, a.transpose(1, 2)), b.transpose(1, 2));
+    } else {
+      d = torch::linear(torch::linear(h, lora_a), lora_b);
+    }
+    y = y + d.mul(lora_scale).to(y.scalar_type());
   }
   return y;
 }
@@ -28,9 +37,10 @@ namespace {
 
 // RMSNorm in fp32. Llama: weight · norm(x) cast back; Gemma: norm(x) · (1 + weight), then cast.
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, const ModelConfig& c) {
-  torch::Tensor xf = x.to(torch::kFloat32);
+  // fp32 at least (fp64 stays fp64: gradient checks by finite differences need it).
+  torch::Tensor xf = x.scalar_type() == torch::kFloat64 ? x : x.to(torch::kFloat32);
   torch::Tensor n = xf * torch::rsqrt(xf.pow(2).mean(-1, true) + c.rms_norm_eps);
-  if (c.gemma) return (n * (1.0 + w.to(torch::kFloat32))).to(x.scalar_type());
+  if (c.gemma) return (n * (1.0 + w.to(xf.scalar_type()))).to(x.scalar_type());
   return w * n.to(x.scalar_type());
 }
 
@@ -47,7 +57,7 @@ torch::Tensor activation(const torch::Tensor& x, const ModelConfig& c) {
 }  // namespace
 
 torch::Tensor TransformerWeights::forward(const torch::Tensor& ids, const torch::Tensor& positions, KvCache* cache,
-                                          const torch::Tensor& key_valid) const {
+                                          const torch::Tensor& key_valid, const torch::Tensor& segments) const {
   const ModelConfig& c = config;
   const int64_t B = ids.size(0), T = ids.size(1), Hq = c.num_heads, Hkv = c.num_kv_heads, hd = c.head_dim;
   torch::Tensor x = embed.index_select(0, ids.reshape(-1)).view({B, T, c.hidden_size});  // [B, T, H]
@@ -73,13 +83,15 @@ torch::Tensor TransformerWeights::forward(const torch::Tensor& ids, const torch:
   bool need_causal = T > 1;
   bool need_window = c.sliding_window && S > *c.sliding_window;
   bool need_padding = valid.defined() && !valid.all().item<bool>();
-  if (need_causal || need_window || need_padding) {
+  SLMIFY_ASSERT(!segments.defined() || !cache, "packed segments are for training (no cache)");
+  if (need_causal || need_window || need_padding || segments.defined()) {
     torch::Tensor qpos = torch::arange(past, S, torch::TensorOptions().dtype(torch::kInt64).device(device)).view({T, 1});
     torch::Tensor kpos = torch::arange(0, S, torch::TensorOptions().dtype(torch::kInt64).device(device)).view({1, S});
     torch::Tensor m = kpos <= qpos;  // [T, S]
     if (need_window) m = m & (kpos > qpos - *c.sliding_window);
     m = m.view({1, 1, T, S});
     if (valid.defined()) m = m & valid.view({B, 1, 1, S});
+    if (segments.defined()) m = m & (segments.view({B, 1, T, 1}) == segments.view({B, 1, 1, S}));
     // A fully masked row (a padding query) would give NaN; let it see itself.
     torch::Tensor diag = (kpos == qpos).view({1, 1, T, S});
     mask = m | (~m.any(-1, true) & diag);

@@ -14,13 +14,16 @@
 namespace slmify {
 
 /// y = x Wᵀ + b, plus an optional LoRA branch scale · B(A(dropout(x))) (lib/train sets it).
+/// Several adapters over one base (lib/train's multi-adapter training): lora_a [n, r, in] and
+/// lora_b [n, out, r], and *lora_rows [B] says which adapter each row of the batch uses.
 struct Linear {
   torch::Tensor weight;  // [out, in]
   torch::Tensor bias;    // [out] or undefined
-  torch::Tensor lora_a;  // [r, in] or undefined
-  torch::Tensor lora_b;  // [out, r]
+  torch::Tensor lora_a;  // [r, in] (or [n, r, in]) or undefined
+  torch::Tensor lora_b;  // [out, r] (or [n, out, r])
   double lora_scale = 0.0;
   double lora_dropout = 0.0;
+  const torch::Tensor* lora_rows = nullptr;  // [B] int64 adapter per row, with 3-d lora_a
   torch::Tensor forward(const torch::Tensor& x) const;
 };
 
@@ -54,8 +57,10 @@ struct TransformerWeights {
   /// Hidden states after the final norm for `ids` [B, T] at `positions` [B, T] (int64). With a
   /// cache, attends to its filled positions and appends this step's keys/values.
   /// `key_valid` [B, T] bool marks real (non-padding) tokens; undefined = all real.
+  /// `segments` [B, T] int64 (training, no cache): packed sequences, a query sees only keys of its
+  /// own segment (block-diagonal causal attention); positions restart per segment.
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& positions, KvCache* cache,
-                        const torch::Tensor& key_valid = {}) const;
+                        const torch::Tensor& key_valid = {}, const torch::Tensor& segments = {}) const;
   torch::Tensor logits(const torch::Tensor& hidden) const;  // [B, T, H] -> [B, T, V] fp32
   KvCache make_cache(int64_t batch, int64_t capacity) const;
 };
