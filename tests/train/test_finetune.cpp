@@ -1,0 +1,251 @@
+// `slmify finetune` end to end on a small structured task made here: a tiny model (made by
+// `slmify model init`, then briefly pre-trained with method full to classify requests) learns
+// with LoRA a changed keyword -> intent mapping on held-out calls (exact match from 0 to high); a run killed with SIGKILL and
+// resumed ends with the same adapter bytes and losses as an uninterrupted one; several clusters
+// train in one multi-adapter job; skipped calls and clusters are counted and explained.
+#include <catch2/catch.hpp>
+
+#ifdef SLMIFY_HAVE_TORCH
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "../core/test_util.h"
+#include "model/chat_template.h"
+#include "model/model.h"
+
+using namespace slmify;
+using namespace slmify_test;
+
+namespace {
+
+const char* kSystem = "Classify the request.";
+const std::vector<std::string> kIntents = {"refund", "cancel", "track", "upgrade"};
+
+struct Call {
+  std::string user;
+  int intent = 0;
+};
+
+std::vector<Call> make_calls(int n, uint64_t seed) {
+  const std::vector<std::string> filler = {"please", "hello", "order", "my", "the", "account", "today", "thanks", "quick",
+                                           "question", "about", "item", "help", "need", "soon", "again", "store", "box"};
+  std::mt19937_64 r(seed);
+  std::vector<Call> v;
+  for (int i = 0; i < n; ++i) {
+    Call c;
+    c.intent = int(r() % kIntents.size());
+    c.user = kIntents[size_t(c.intent)];
+    for (int k = 0; k < 4; ++k) c.user += " " + filler[r() % filler.size()];
+    v.push_back(c);
+  }
+  return v;
+}
+
+// OpenAI chat log lines: `answer(c)` is the logged LLM reply; `cluster` tags the agent.
+void write_log(const fs::path& file, const std::vector<Call>& calls, const std::function<std::string(const Call&)>& answer,
+               const std::string& agent = "router") {
+  std::ofstream out(file, std::ios::app);
+  int i = 0;
+  for (const Call& c : calls) {
+    json line = {{"request", {{"model", "gpt-4o-mini"}, {"messages", json::array({{{"role", "system"}, {"content", kSystem}}, {{"role", "user"}, {"content", c.user}}})}}},
+                 {"response", {{"id", "c" + std::to_string(i++)}, {"object", "chat.completion"}, {"model", "gpt-4o-mini"},
+                               {"choices", json::array({{{"index", 0}, {"message", {{"role", "assistant"}, {"content", answer(c)}}}, {"finish_reason", "stop"}}})},
+                               {"usage", {{"prompt_tokens", 20}, {"completion_tokens", 5}}}}},
+                 {"timestamp", "2026-11-28T10:00:00Z"}, {"latency_ms", 400}, {"agent", agent}};
+    out << line.dump() << "\n";
+  }
+}
+
+std::string cli(const std::string& args) { return shell_quote(SLMIFY_BINARY) + " " + args; }
+std::string q(const fs::path& p) { return shell_quote(p.string()); }
+
+// Exact-match share of greedy answers on held-out calls.
+double exact_match(const fs::path& model, const std::string& adapter, const std::vector<Call>& calls,
+                   const std::function<std::string(const Call&)>& answer) {
+  ModelOptions mo;
+  mo.device = "cpu";
+  mo.dtype = "fp32";
+  mo.adapter = adapter;
+  std::unique_ptr<Model> m = model_load(model, mo);
+  std::vector<TokenIds> prompts;
+  for (const Call& c : calls) {
+    json msgs = json::array({{{"role", "system"}, {"content", kSystem}}, {{"role", "user"}, {"content", c.user}}});
+    prompts.push_back(chat_encode(m->tokenizer(), chat_render(m->chat_template(), msgs, nullptr, true)).ids);
+  }
+  GenerateOptions g;
+  g.max_new_tokens = 12;
+  std::vector<GenerateResult> out = model_generate_batch(*m, prompts, g);
+  int ok = 0;
+  for (size_t i = 0; i < calls.size(); ++i) ok += out[i].text == answer(calls[i]);
+  return double(ok) / double(calls.size());
+}
+
+std::string intent_answer(const Call& c) { return "intent: " + kIntents[size_t(c.intent)]; }
+// The new task: the agent's policy changed and every keyword now maps to the next intent.
+std::string remap_answer(const Call& c) { return "intent: " + kIntents[size_t(c.intent + 1) % kIntents.size()]; }
+
+// The base of these tests: model init on the calls, then 150 steps of full fine-tuning on the
+// intent task (what the quick start calls brief pre-training). Made once per test process.
+struct Base {
+  TempDir tmp;
+  fs::path model;
+  Base() {
+    write_log(tmp / "pre.jsonl", make_calls(200, 1), intent_answer);
+    REQUIRE(run_command(cli("-q collect " + q(tmp / "pre.jsonl") + " -o " + q(tmp / "pre"))).status == 0);
+    REQUIRE(run_command(cli("-q model init -o " + q(tmp / "init") + " --from " + q(tmp / "pre"))).status == 0);
+    REQUIRE(run_command(cli("-q finetune " + q(tmp / "pre") + " --all --base " + q(tmp / "init") + " -o " + q(tmp / "pt") +
+                            " --method full --dtype fp32 --max-steps 150 --lr 5e-3 --eval-every 1000"))
+                .status == 0);
+    model = tmp / "pt" / "all";
+  }
+};
+
+Base& base() {
+  static Base b;
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("finetune: LoRA teaches a tiny model a changed mapping, and held-out exact match rises from 0 to high",
+          "[train][torch][slow]") {
+  Base& b = base();
+  TempDir tmp;
+  std::vector<Call> held = make_calls(40, 99);
+  CHECK(exact_match(b.model, "", held, intent_answer) > 0.9);  // the pre-trained task
+  double before = exact_match(b.model, "", held, remap_answer);
+  write_log(tmp / "q.jsonl", make_calls(200, 3), remap_answer);
+  REQUIRE(run_command(cli("-q collect " + q(tmp / "q.jsonl") + " -o " + q(tmp / "calls"))).status == 0);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(run_command(cli("-q finetune " + q(tmp / "calls") + " --base " + q(b.model) + " -o " + q(tmp / "ft") +
+                             " --dtype fp32 --max-steps 40 --lr 1e-2 --lora-rank 16 --lora-dropout 0 --eval-every 1000"))
+              .status == 0);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double after = exact_match(b.model, (tmp / "ft" / "all").string(), held, remap_answer);
+  INFO("exact match before " << before << ", after " << after << ", LoRA training " << seconds << " s");
+  CHECK(before < 0.05);
+  CHECK(after >= 0.9);
+  json idx = json::parse(read_bytes(tmp / "ft" / "adapters.json"));
+  REQUIRE(idx["adapters"].size() == 1);
+  CHECK(idx["adapters"][0]["cluster"].is_null());
+  json m = json::parse(read_bytes(tmp / "ft" / "all" / "metrics.json"));
+  CHECK(m["steps"] == 40);
+  CHECK(m["final_train_loss"].get<double>() < 0.2);
+  CHECK(m["tokens_per_s"].get<double>() > 0);
+  CHECK(m["peak_memory_mb"].get<double>() > 0);
+  CHECK_FALSE(fs::exists(tmp / "ft.partial"));
+  // One log line per step.
+  std::ifstream log(tmp / "ft" / "all" / "train_log.jsonl");
+  int lines = 0;
+  for (std::string l; std::getline(log, l);) ++lines;
+  CHECK(lines == 40);
+}
+
+TEST_CASE("finetune: a run killed with SIGKILL and resumed ends with the same adapter and losses", "[train][torch][slow]") {
+  Base& b = base();
+  TempDir tmp;
+  write_log(tmp / "q.jsonl", make_calls(120, 5), remap_answer);
+  REQUIRE(run_command(cli("-q collect " + q(tmp / "q.jsonl") + " -o " + q(tmp / "calls"))).status == 0);
+  const std::string args = " --base " + q(b.model) + " --dtype fp32 --max-steps 24 --save-every 4 --eval-every 6 --lora-dropout 0.1 --batch-size 2 --no-packing";
+  REQUIRE(run_command(cli("-q finetune " + q(tmp / "calls") + " -o " + q(tmp / "a") + args)).status == 0);
+
+  CommandResult bg = run_command("(" + cli("-q finetune " + q(tmp / "calls") + " -o " + q(tmp / "b") + args) + " >/dev/null 2>&1 & echo $!)");
+  pid_t pid = pid_t(std::stol(bg.out));
+  fs::path ckpt = tmp / "b.partial" / "job-all" / "checkpoint.safetensors";
+  bool killed = false;
+  for (int i = 0; i < 6000 && !killed; ++i) {
+    if (fs::exists(ckpt)) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(killed);
+  for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK_FALSE(fs::exists(tmp / "b" / "adapters.json"));  // nothing half-written in place
+  REQUIRE(run_command(cli("-q finetune " + q(tmp / "calls") + " -o " + q(tmp / "b") + args)).status == 0);
+  json ma = json::parse(read_bytes(tmp / "a" / "all" / "metrics.json"));
+  json mb = json::parse(read_bytes(tmp / "b" / "all" / "metrics.json"));
+  INFO("resumed from step " << mb["resumed_from_step"]);
+  CHECK(mb["resumed_from_step"].get<int64_t>() >= 4);
+  CHECK(ma["resumed_from_step"] == 0);
+  CHECK(read_bytes(tmp / "a" / "all" / "adapter_model.safetensors") == read_bytes(tmp / "b" / "all" / "adapter_model.safetensors"));
+  CHECK(ma["final_train_loss"] == mb["final_train_loss"]);
+  CHECK(ma["final_eval_loss"] == mb["final_eval_loss"]);
+  CHECK(ma["best_step"] == mb["best_step"]);
+  // The logs agree line for line on the losses.
+  auto losses = [](const fs::path& p) {
+    std::vector<double> v;
+    std::ifstream in(p);
+    for (std::string l; std::getline(in, l);) v.push_back(json::parse(l)["loss"].get<double>());
+    return v;
+  };
+  CHECK(losses(tmp / "a" / "all" / "train_log.jsonl") == losses(tmp / "b" / "all" / "train_log.jsonl"));
+}
+
+TEST_CASE("finetune: clusters train together in one multi-adapter job, skips are counted and explained",
+          "[train][torch][slow]") {
+  Base& b = base();
+  TempDir tmp;
+  write_log(tmp / "q.jsonl", make_calls(100, 11), remap_answer);
+  REQUIRE(run_command(cli("-q collect " + q(tmp / "q.jsonl") + " -o " + q(tmp / "calls"))).status == 0);
+  // Two clusters by hand (the cluster stage's annotations), one too small to train, one call too long.
+  {
+    REQUIRE(run_command(cli("-q dataset head " + q(tmp / "calls") + " -n 100000 > " + q(tmp / "recs.jsonl"))).status == 0);
+    std::ifstream in(tmp / "recs.jsonl");
+    std::ofstream out(tmp / "annotated.jsonl");
+    int i = 0;
+    for (std::string l; std::getline(in, l); ++i) {
+      json r = json::parse(l);
+      int cluster = i < 3 ? 2 : i % 2;
+      r["ann"]["cluster"] = {{"id", cluster}, {"dist", 0.1}};
+      r["ann"]["split"] = i % 10 == 0 ? "eval" : "train";
+      if (i == 5) r["request"]["messages"][1]["content"] = std::string(3000, 'x');
+      out << r.dump() << "\n";
+    }
+  }
+  REQUIRE(run_command(cli("-q dataset import " + q(tmp / "annotated.jsonl") + " -o " + q(tmp / "clustered"))).status == 0);
+  CommandResult r = run_command(cli("finetune " + q(tmp / "clustered") + " --base " + q(b.model) + " -o " + q(tmp / "ft") +
+                                       " --dtype fp32 --max-steps 6 --multi-adapter --max-length 256 --json 2>" + q(tmp / "err.txt")));
+  std::string err = read_bytes(tmp / "err.txt");
+  INFO(err);
+  REQUIRE(r.status == 0);
+  json summary = json::parse(r.out);
+  REQUIRE(summary["adapters"].size() == 2);
+  json idx = json::parse(read_bytes(tmp / "ft" / "adapters.json"));
+  CHECK(idx["adapters"][0]["name"] == "cluster-0");
+  CHECK(idx["adapters"][1]["name"] == "cluster-1");
+  REQUIRE(idx["skipped"].size() == 1);
+  CHECK(idx["skipped"][0]["cluster"] == 2);
+  CHECK(idx["skipped"][0]["reason"].get<std::string>().find("min_examples") != std::string::npos);
+  CHECK(err.find("longer than max_length 256") != std::string::npos);
+  json m0 = json::parse(read_bytes(tmp / "ft" / "cluster-0" / "metrics.json"));
+  json m1 = json::parse(read_bytes(tmp / "ft" / "cluster-1" / "metrics.json"));
+  CHECK(m0["lora"]["multi_adapter"] == true);
+  CHECK(m0["examples"].value("skipped_too_long", 0) + m1["examples"].value("skipped_too_long", 0) == 1);
+  CHECK(m0["eval_examples"].get<int64_t>() > 0);
+  CHECK(m0["final_eval_loss"].is_number());
+  // Each adapter loads on its own and differs from the other.
+  CHECK(read_bytes(tmp / "ft" / "cluster-0" / "adapter_model.safetensors") != read_bytes(tmp / "ft" / "cluster-1" / "adapter_model.safetensors"));
+  ModelOptions mo;
+  mo.adapter = (tmp / "ft" / "cluster-1").string();
+  CHECK_NOTHROW(model_load(b.model, mo));
+
+  // Errors say what and where.
+  CommandResult bad = run_command(cli("finetune " + q(tmp / "clustered") + " --base " + q(b.model) + " -o " + q(tmp / "x") + " --clusters 7 2>&1"));
+  CHECK(bad.status == 2);
+  CHECK(bad.out.find("cluster 7 is not in") != std::string::npos);
+  bad = run_command(cli("finetune " + q(tmp / "clustered") + " -o " + q(tmp / "x") + " 2>&1"));
+  CHECK(bad.status == 2);
+  CHECK(bad.out.find("--base") != std::string::npos);
+  bad = run_command(cli("finetune " + q(tmp / "clustered") + " --base " + q(b.model) + " -o " + q(tmp / "x") + " --target-modules lm_head 2>&1"));
+  CHECK(bad.status == 2);
+  CHECK(bad.out.find("not supported") != std::string::npos);
+}
+
+#endif
