@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "cluster/calls.h"
 #include "cluster/cluster.h"
@@ -32,9 +33,20 @@ struct Reference {
   std::vector<double> row_outlier;
 };
 
-Reference reference_load(const fs::path& dir) {
+void reference_read_clusters(const fs::path& dir, Reference& r) {
+  std::error_code ec;
+  if (!fs::exists(dir / "clusters.json", ec)) throw_bad_data((dir / "clusters.json").string(), "is missing from the cluster directory", kRerun);
+  r.clusters = json::parse(read_file(dir / "clusters.json"), nullptr, false);
+  if (r.clusters.is_discarded() || !r.clusters.contains("centroids"))
+    throw_bad_data((dir / "clusters.json").string(), "is not a readable clusters.json", kRerun);
+  for (const json& c : r.clusters["centroids"]) {
+    r.row_cluster.push_back(c.at("cluster").get<int32_t>());
+    r.row_outlier.push_back(c.at("outlier_dist").get<double>());
+  }
+}
+
+Reference reference_load(const fs::path& dir, const std::string& where) {
   Reference r;
-  const std::string where = "--assign " + dir.string();
   r.manifest = manifest_read(dir);
   const json& files = r.manifest.stats.value("files", json::object());
   if (r.manifest.stage != "cluster" || !files.contains("centroids.faiss"))
@@ -49,17 +61,127 @@ Reference reference_load(const fs::path& dir) {
     if (sha256_file(p) != files.value(name, ""))
       throw_bad_data(p.string(), "does not match the sha256 recorded in manifest.json (it was changed after the cluster run)", kRerun);
   }
-  r.clusters = json::parse(read_file(dir / "clusters.json"), nullptr, false);
-  if (r.clusters.is_discarded() || !r.clusters.contains("centroids"))
-    throw_bad_data((dir / "clusters.json").string(), "is not a readable clusters.json", kRerun);
-  for (const json& c : r.clusters["centroids"]) {
-    r.row_cluster.push_back(c.at("cluster").get<int32_t>());
-    r.row_outlier.push_back(c.at("outlier_dist").get<double>());
-  }
+  reference_read_clusters(dir, r);
   return r;
 }
 
+// What placing calls needs: the embedding (fitted model or named encoder), the template miner and
+// the centroid index with each row's cluster and outlier distance.
+struct AssignModel {
+  Reference ref;
+  std::string dir;
+  bool with_model = false;
+  std::string model_dir;
+  std::optional<Embedder> embedder;
+  std::array<bool, part_count> parts{};
+  bool templates = false;
+  PromptTemplates miner;
+  int k = 0, d = 0;
+  std::vector<float> centroids;
+
+  AssignModel(Reference r, const fs::path& clusters_dir) : ref(std::move(r)), dir(clusters_dir.string()) {
+    json extra;
+    const json& emb = ref.clusters.value("embedding", json::object());
+    with_model = emb.value("kind", std::string("hashing")) == "model";
+    if (with_model) {
+      parts = view_parts_selected(emb.value("parts", std::vector<std::string>{}));
+      model_dir = emb.value("model", std::string());
+    } else {
+      embedder = Embedder::load(clusters_dir / "embedder.bin", extra);
+      parts = embedder->settings().parts;
+    }
+    centroids = centroid_index_read(clusters_dir / "centroids.faiss", k, d);
+    if ((embedder && d != embedder->dim()) || static_cast<size_t>(k) != ref.row_cluster.size())
+      throw_bad_data(dir, "centroids.faiss (" + std::to_string(k) + " x " + std::to_string(d) +
+                              ") does not fit embedder.bin and clusters.json", kRerun);
+    templates = parts[part_template] && extra.contains("miner") && extra["miner"].is_object();
+    if (templates) miner = PromptTemplates::from_json(extra["miner"]);
+    else parts[part_template] = false;
+  }
+
+  std::vector<ClusterAssignment> assign_corpus(const Corpus& corpus) const {
+    const size_t n = corpus.calls();
+    std::vector<float> x;
+    if (with_model) {
+      int dm = 0;
+      json stats;
+      x = embed_with_model(corpus, parts, model_dir, dm, stats);
+      if (dm != d)
+        throw_bad_data(dir, "the embedding model gives " + std::to_string(dm) + " dimensions but centroids.faiss has " + std::to_string(d),
+                       std::string("cluster.embedding_model changed since the cluster run: ") + kRerun);
+    } else {
+      x = embedder->transform(corpus);
+    }
+    std::vector<int32_t> nearest;
+    std::vector<float> sim;
+    kmeans_assign(centroids.data(), k, d, x.data(), n, nearest, sim);
+    std::vector<ClusterAssignment> out(n);
+    for (size_t i = 0; i < n; ++i) {
+      ClusterAssignment& a = out[i];
+      a.row = nearest[i];
+      a.dist = 1.0 - sim[i];
+      a.nearest = ref.row_cluster[static_cast<size_t>(a.row)];
+      a.outlier = a.dist > ref.row_outlier[static_cast<size_t>(a.row)];
+      a.id = a.outlier ? -1 : a.nearest;
+    }
+    return out;
+  }
+
+  // A batch of records (one call each) as a corpus, templates matched against the saved miner.
+  Corpus corpus_of(const std::vector<json>& records) {
+    Corpus corpus;
+    const int user = calls_template_source(parts);
+    for (const json& rec : records) {
+      bool ok = rec.is_object() && rec.contains("request") && rec["request"].is_object() && rec["request"].contains("messages") &&
+                rec["request"]["messages"].is_array();
+      for (size_t m = 0; ok && m < rec["request"]["messages"].size(); ++m) ok = rec["request"]["messages"][m].is_object();
+      if (!ok)
+        throw_bad_data(rec.value("id", std::string("a record")), "has no request.messages array of message objects",
+                       "give OpenAI chat request bodies ({\"model\", \"messages\": [...], \"tools\": [...]})");
+      const bool request_only = !rec.contains("response") || rec["response"].is_null();
+      CallFacts facts;
+      size_t c = request_only ? calls_add(corpus, json{{"id", rec.value("id", std::string())}, {"request", rec["request"]}, {"response", nullptr}},
+                                          parts, facts, true)
+                              : calls_add(corpus, rec, parts, facts, false);
+      if (templates)
+        if (int32_t u = corpus.of(c, user); u >= 0) corpus.add(c, part_template, miner.template_of(corpus.text(user, static_cast<size_t>(u))));
+    }
+    return corpus;
+  }
+};
+
 }  // namespace
+
+struct ClusterAssigner::Impl {
+  AssignModel model;
+};
+
+ClusterAssigner::ClusterAssigner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ClusterAssigner::ClusterAssigner(ClusterAssigner&&) noexcept = default;
+ClusterAssigner& ClusterAssigner::operator=(ClusterAssigner&&) noexcept = default;
+ClusterAssigner::~ClusterAssigner() = default;
+
+ClusterAssigner ClusterAssigner::load(const fs::path& dir, bool verify, const std::string& where) {
+  Reference r;
+  if (verify) {
+    r = reference_load(dir, where);
+  } else {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) throw_io(where, "is not a directory", "give the directory that holds clusters.json and centroids.faiss");
+    reference_read_clusters(dir, r);
+  }
+  return ClusterAssigner(std::unique_ptr<Impl>(new Impl{AssignModel(std::move(r), dir)}));
+}
+
+std::vector<ClusterAssignment> ClusterAssigner::assign(const std::vector<json>& records) {
+  if (records.empty()) return {};
+  return impl_->model.assign_corpus(impl_->model.corpus_of(records));
+}
+
+ClusterAssignment ClusterAssigner::assign(const json& record) { return assign(std::vector<json>{record})[0]; }
+const json& ClusterAssigner::clusters() const { return impl_->model.ref.clusters; }
+const std::vector<int32_t>& ClusterAssigner::row_cluster() const { return impl_->model.ref.row_cluster; }
+std::vector<double>& ClusterAssigner::row_outlier_dist() { return impl_->model.ref.row_outlier; }
 
 json cluster_assign(const PipelineConfig& config, const StageIO& io, const std::string& clusters_dir, const Context&) {
   const ClusterConfig& cc = config.cluster;
@@ -68,27 +190,8 @@ json cluster_assign(const PipelineConfig& config, const StageIO& io, const std::
   if (fs::weakly_canonical(io.output, ec) == fs::weakly_canonical(clusters_dir, ec))
     throw_usage("-o " + io.output, "is the cluster directory given to --assign; the new dataset would replace the clusters",
                 "write the assigned calls to another directory");
-  Reference ref = reference_load(clusters_dir);
-  json extra;
-  const json& emb = ref.clusters.value("embedding", json::object());
-  const bool with_model = emb.value("kind", std::string("hashing")) == "model";
-  std::optional<Embedder> embedder;
-  std::array<bool, part_count> parts{};
-  if (with_model) {
-    parts = view_parts_selected(emb.value("parts", std::vector<std::string>{}));
-  } else {
-    embedder = Embedder::load(fs::path(clusters_dir) / "embedder.bin", extra);
-    parts = embedder->settings().parts;
-  }
-  int k = 0, d = 0;
-  std::vector<float> centroids = centroid_index_read(fs::path(clusters_dir) / "centroids.faiss", k, d);
-  if ((embedder && d != embedder->dim()) || static_cast<size_t>(k) != ref.row_cluster.size())
-    throw_bad_data(clusters_dir, "centroids.faiss (" + std::to_string(k) + " x " + std::to_string(d) +
-                                     ") does not fit embedder.bin and clusters.json", kRerun);
-  PromptTemplates miner;
-  bool templates = parts[part_template] && extra.contains("miner") && extra["miner"].is_object();
-  if (templates) miner = PromptTemplates::from_json(extra["miner"]);
-  else parts[part_template] = false;
+  AssignModel am(reference_load(clusters_dir, "--assign " + clusters_dir), clusters_dir);
+  const Reference& ref = am.ref;
 
   ReadOptions ro;
   stage_read_options(config, ro);
@@ -101,35 +204,19 @@ json cluster_assign(const PipelineConfig& config, const StageIO& io, const std::
   wo.inputs = {reader.input_ref(), InputRef{"dataset", clusters_dir, ref.manifest.digest}};
   DatasetWriter writer(io.output, wo);
 
-  LoadedCalls calls = calls_load(reader, parts, templates ? &miner : nullptr, false);
+  LoadedCalls calls = calls_load(reader, am.parts, am.templates ? &am.miner : nullptr, false);
   const size_t n = calls.facts.size();
   cluster_set_threads(config.threads, n);
-  std::vector<float> x;
-  if (with_model) {
-    int dm = 0;
-    json stats;
-    x = embed_with_model(calls.corpus, parts, emb.value("model", std::string()), dm, stats);
-    if (dm != d)
-      throw_bad_data(clusters_dir, "the embedding model gives " + std::to_string(dm) + " dimensions but centroids.faiss has " + std::to_string(d),
-                     std::string("cluster.embedding_model changed since the cluster run: ") + kRerun);
-  } else {
-    x = embedder->transform(calls.corpus);
-  }
-  std::vector<int32_t> nearest;
-  std::vector<float> sim;
-  kmeans_assign(centroids.data(), k, d, x.data(), n, nearest, sim);
+  std::vector<ClusterAssignment> placed = am.assign_corpus(calls.corpus);
   std::vector<int32_t> id(n);
   std::vector<json> annotation(n);
   std::map<int32_t, size_t> count, outliers_near;
   size_t outliers = 0;
   for (size_t i = 0; i < n; ++i) {
-    size_t row = static_cast<size_t>(nearest[i]);
-    double dist = 1.0 - sim[i];
-    int32_t cid = ref.row_cluster[row];
-    bool outlier = dist > ref.row_outlier[row];
-    id[i] = outlier ? -1 : cid;
-    annotation[i] = {{"id", id[i]}, {"dist", std::round(dist * 1e4) / 1e4}};
-    if (outlier) annotation[i]["outlier"] = true, annotation[i]["nearest"] = cid, ++outliers, ++outliers_near[cid];
+    const ClusterAssignment& a = placed[i];
+    id[i] = a.id;
+    annotation[i] = {{"id", id[i]}, {"dist", std::round(a.dist * 1e4) / 1e4}};
+    if (a.outlier) annotation[i]["outlier"] = true, annotation[i]["nearest"] = a.nearest, ++outliers, ++outliers_near[a.nearest];
     ++count[id[i]];
   }
   std::vector<bool> eval = eval_split(id, calls.facts, cc.eval_fraction, cc.eval_min, static_cast<uint64_t>(cc.seed));

@@ -31,6 +31,31 @@ uint64_t id_hash(const std::string& id, uint64_t seed) {
 
 }  // namespace
 
+size_t calls_add(Corpus& corpus, const json& rec, const std::array<bool, part_count>& parts, CallFacts& facts, bool request_only) {
+  std::array<std::string, part_count> texts = view_texts(rec, facts);
+  if (request_only) {
+    texts[part_response].clear();
+    std::string& tools = texts[part_tools];  // "offers_A offers_B calls_B ": keep what was offered
+    for (size_t at = 0; at < tools.size(); at = tools.find(' ', at) == std::string::npos ? tools.size() : tools.find(' ', at) + 1)
+      if (tools.compare(at, 6, "calls_") == 0) {
+        tools.resize(at);
+        break;
+      }
+  }
+  size_t call = corpus.begin_call();
+  for (int p = 0; p < part_count; ++p) {
+    if (p == part_template || (request_only && p == part_shape)) continue;
+    bool keep = parts[static_cast<size_t>(p)] || p == part_system || p == part_last_user;
+    if (!keep || (texts[static_cast<size_t>(p)].empty() && p != part_shape)) continue;
+    corpus.add(call, p, p == part_tools || p == part_shape ? texts[static_cast<size_t>(p)] : mask_text(texts[static_cast<size_t>(p)]));
+  }
+  return call;
+}
+
+int calls_template_source(const std::array<bool, part_count>& parts) {
+  return parts[part_all_user] && !parts[part_last_user] ? part_all_user : part_last_user;
+}
+
 LoadedCalls calls_load(DatasetReader& reader, const std::array<bool, part_count>& parts, PromptTemplates* miner, bool mine) {
   LoadedCalls out;
   Progress progress("cluster: read", reader.manifest().records(), "calls");
@@ -38,21 +63,14 @@ LoadedCalls calls_load(DatasetReader& reader, const std::array<bool, part_count>
   const bool templates = miner && parts[part_template];
   while (reader.next(rec)) {
     CallFacts facts;
-    std::array<std::string, part_count> texts = view_texts(rec, facts);
-    size_t call = out.corpus.begin_call();
-    for (int p = 0; p < part_count; ++p) {
-      if (p == part_template) continue;
-      bool keep = parts[static_cast<size_t>(p)] || p == part_system || p == part_last_user;
-      if (!keep || (texts[static_cast<size_t>(p)].empty() && p != part_shape)) continue;
-      out.corpus.add(call, p, p == part_tools || p == part_shape ? texts[static_cast<size_t>(p)] : mask_text(texts[static_cast<size_t>(p)]));
-    }
+    calls_add(out.corpus, rec, parts, facts);
     out.facts.push_back(std::move(facts));
     progress.add();
   }
   progress.done();
   if (!templates) return out;
   // The template of a call: its system prompt's template, then its user turn's.
-  const int user = parts[part_all_user] && !parts[part_last_user] ? part_all_user : part_last_user;
+  const int user = calls_template_source(parts);
   if (mine) {
     std::vector<std::pair<std::string_view, uint64_t>> texts;
     for (size_t t = 0; t < out.corpus.texts(user); ++t) texts.push_back({out.corpus.text(user, t), out.corpus.uses(user, t)});

@@ -22,6 +22,15 @@ struct LoadedCalls {
   std::vector<CallFacts> facts;   ///< per call, in dataset order
 };
 
+/// Adds one record's view parts to `corpus` (masked as calls_load does; no template) and returns
+/// the call's index. With `request_only` the parts that come from the answer (response, response
+/// shape, tools it called) are left out, so that a request not answered yet can be placed (the
+/// router); the record must still hold "request" and may hold "response": null.
+size_t calls_add(Corpus& corpus, const json& rec, const std::array<bool, part_count>& parts, CallFacts& facts,
+                 bool request_only = false);
+/// The user part whose template is the call's template part: all_user when the view has it
+/// without last_user, else last_user.
+int calls_template_source(const std::array<bool, part_count>& parts);
 /// Reads every record of `reader`. With `miner` and parts[part_template], mines the templates of
 /// the user turns (mine = true: from these calls; false: matched against the miner's templates)
 /// and adds each call's template as its template part. (The system prompt is a part of its own.)

@@ -13,26 +13,12 @@
 
 using namespace slmify;
 using slmify_test::TempDir;
+using slmify_test::read_all;
+using slmify_test::write_dataset;
 namespace fs = std::filesystem;
 
 namespace {
 
-// Writes `calls` as a dataset at dir.
-void write_dataset(const fs::path& dir, const std::vector<json>& calls) {
-  WriterOptions wo;
-  wo.stage = "import";
-  DatasetWriter w(dir, wo);
-  for (const json& c : calls) REQUIRE(w.write(c));
-  w.commit();
-}
-
-std::vector<json> read_all(const fs::path& dir) {
-  std::vector<json> out;
-  DatasetReader r(dir);
-  json rec;
-  while (r.next(rec)) out.push_back(rec);
-  return out;
-}
 
 PipelineConfig base_config(int64_t seed) {
   PipelineConfig c;
