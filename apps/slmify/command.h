@@ -58,6 +58,7 @@ void register_select(CLI::App& app, Store& store);
 void register_finetune(CLI::App& app, Store& store);
 void register_retrain(CLI::App& app, Store& store);
 void register_eval(CLI::App& app, Store& store);
+void register_route(CLI::App& app, Store& store);
 void register_run(CLI::App& app, Store& store);
 void register_dataset(CLI::App& app, Store& store);
 void register_generate(CLI::App& app, Store& store);

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   cli::register_finetune(app, store);
   cli::register_retrain(app, store);
   cli::register_eval(app, store);
+  cli::register_route(app, store);
   cli::register_run(app, store);
   cli::register_dataset(app, store);
   cli::register_generate(app, store);

@@ -209,6 +209,10 @@ struct SelectConfig {
   bool probe = true;
   int64_t probe_samples = 32;
   int64_t min_cluster_calls = 50;
+  bool prefer_local = true;
+  int64_t probe_max_tokens = 2048;
+  std::string device = "auto";
+  std::string dtype = "auto";
   template <class V> void visit(V& v) {
     v("catalogs", catalogs, {.doc = "catalog files that extend or override the built-in model catalog", .path = true});
     v("model_paths", model_paths, {.doc = "local HF model directories matched to catalog entries", .path = true});
@@ -221,6 +225,10 @@ struct SelectConfig {
     v("probe", probe, {.doc = "measure zero-shot loss of locally available candidates on the cluster's calls"});
     v("probe_samples", probe_samples, {.doc = "eval calls per cluster used by the probe", .min = 1});
     v("min_cluster_calls", min_cluster_calls, {.doc = "clusters with fewer calls stay on the LLM", .min = 1});
+    v("prefer_local", prefer_local, {.doc = "rank candidates found in model_paths above catalog models that would have to be downloaded"});
+    v("probe_max_tokens", probe_max_tokens, {.doc = "the probe skips calls longer than this many tokens (in the candidate's tokenizer)", .min = 16});
+    v("device", device, {.doc = "where the probe runs the candidates", .one_of = {"auto", "cpu", "cuda"}});
+    v("dtype", dtype, {.doc = "dtype of the probed weights (auto: bf16 where supported)", .one_of = {"auto", "fp32", "bf16"}});
   }
 };
 
@@ -249,8 +257,16 @@ struct FinetuneConfig {
   std::string dtype = "auto";
   bool multi_adapter = false;
   int64_t seed = 0;
+  std::string plan;
+  std::vector<std::string> clusters;
+  bool all = false;
+  int64_t min_examples = 8;
   template <class V> void visit(V& v) {
-    v("base", base, {.doc = "HF model directory of the base model (or the one select chose when empty)", .path = true});
+    v("base", base, {.doc = "HF model directory of the base model, used where the plan names no local model", .path = true});
+    v("plan", plan, {.doc = "select's plan.yaml: which clusters to train and on which base (slmify run passes it)", .path = true});
+    v("clusters", clusters, {.doc = "cluster ids to train (empty: every cluster the plan or the dataset has)"});
+    v("all", all, {.doc = "train one adapter on every call, ignoring clusters (also for a dataset without clusters)"});
+    v("min_examples", min_examples, {.doc = "clusters with fewer usable training examples are skipped (stay on the LLM)", .min = 1});
     v("method", method, {.doc = "lora, or full fine-tuning (tiny models only)", .one_of = {"lora", "full"}});
     v("lora_rank", lora_rank, {.doc = "LoRA rank r", .min = 1, .max = 512});
     v("lora_alpha", lora_alpha, {.doc = "LoRA alpha (scale alpha/r, or alpha/sqrt(r) with rslora)", .min = 0.0});
@@ -296,6 +312,8 @@ struct EvalConfig {
   int64_t max_new_tokens = 256;
   int64_t batch_size = 8;
   bool compare_base = true;
+  int64_t min_calls = 5;
+  int64_t examples = 2;
   EvalThresholds thresholds;
   double slm_cost_per_mtok = 0.05;
   std::string device = "auto";
@@ -304,6 +322,8 @@ struct EvalConfig {
     v("max_new_tokens", max_new_tokens, {.doc = "longest generated answer", .min = 1});
     v("batch_size", batch_size, {.doc = "sequences generated together", .min = 1});
     v("compare_base", compare_base, {.doc = "also evaluate the base model without adapter"});
+    v("min_calls", min_calls, {.doc = "a cluster with fewer evaluated held-out calls is not judged replaceable", .min = 1});
+    v("examples", examples, {.doc = "side-by-side examples per cluster in the report: this many of the worst answers and as many of the best", .min = 0, .max = 50});
     v("thresholds", thresholds, {.doc = "a cluster is replaceable when its primary metric reaches this"});
     v("slm_cost_per_mtok", slm_cost_per_mtok, {.doc = "cost of the SLM per million tokens, USD, for the savings estimate", .min = 0.0});
     v("device", device, {.doc = "where to generate", .one_of = {"auto", "cpu", "cuda"}});

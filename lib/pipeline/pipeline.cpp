@@ -4,14 +4,16 @@
 #include <filesystem>
 
 #include "collect/input.h"
+#include "core/artifact.h"
 #include "core/dataset.h"
+#include "core/fsutil.h"
 #include "core/error.h"
 #include "slmify/version.h"
 
 namespace slmify {
 namespace fs = std::filesystem;
 
-bool stage_available(const std::string& stage) { return stage == "collect" || stage == "scrub" || stage == "cluster"; }  // stages land one by one (docs/cli.md)
+bool stage_available(const std::string& stage) { return stage == "collect" || stage == "scrub" || stage == "cluster" || stage == "select" || stage == "finetune" || stage == "eval"; }  // stages land one by one (docs/cli.md)
 
 static StageIO stage_io(const PipelineConfig& c, const std::string& stage) {
   fs::path w = c.workdir;
@@ -44,28 +46,42 @@ static std::string check_up_to_date(const PipelineConfig& c, const PlannedStage&
   ok = false;
   std::error_code ec;
   if (!fs::exists(fs::path(s.io.output) / "manifest.json", ec)) return "no output yet";
-  Manifest m;
+  // Datasets (collect, scrub, cluster) and artifacts (select, finetune, eval) record the same
+  // provenance: slmify version, config digest and input digests.
+  std::string version, digest;
+  std::vector<InputRef> inputs;
   try {
-    m = manifest_read(s.io.output);
+    json head = json::parse(read_file(fs::path(s.io.output) / "manifest.json"));
+    if (head.value("format", "") == kArtifactFormat) {
+      ArtifactManifest a = artifact_read(s.io.output);
+      if (!artifact_verify(s.io.output, a).empty()) return "output files changed since they were written";
+      version = a.slmify_version;
+      digest = a.config_digest;
+      inputs = a.inputs;
+    } else {
+      Manifest m = manifest_read(s.io.output);
+      version = m.slmify_version;
+      digest = m.config_digest;
+      inputs = m.inputs;
+    }
   } catch (const Error& e) {
     return "output unreadable (" + e.problems().front().what + ")";
+  } catch (const json::exception&) {
+    return "output unreadable (manifest.json is not valid JSON)";
   }
-  if (m.slmify_version != SLMIFY_VERSION) return "output made by slmify " + m.slmify_version;
+  if (version != SLMIFY_VERSION) return "output made by slmify " + version;
   WriterOptions wo;
   stage_writer_options(c, s.stage, s.stage, wo);
-  if (m.config_digest != config_digest(wo.config)) return "config changed";
-  for (const InputRef& in : m.inputs) {
-    try {
-      std::string now = in.kind == "dataset" ? manifest_read(in.path).digest : file_input_digest(in.path);
-      if (now != in.digest) return "input " + in.path + " changed";
-    } catch (const Error&) {
-      return "input " + in.path + " missing or unreadable";
-    }
+  if (digest != config_digest(wo.config)) return "config changed";
+  for (const InputRef& in : inputs) {
+    std::string now = input_digest_now(in.path);
+    if (now.empty()) return "input " + in.path + " missing or unreadable";
+    if (now != in.digest) return "input " + in.path + " changed";
   }
   // A directory of logs may also have gained files since.
   if (s.stage == "collect") {
     std::vector<std::string> listed;
-    for (const InputRef& in : m.inputs) listed.push_back(in.path);
+    for (const InputRef& in : inputs) listed.push_back(in.path);
     try {
       std::vector<std::string> now;
       for (const InputFile& f : input_expand(s.io.inputs)) now.push_back(f.path);

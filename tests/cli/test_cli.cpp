@@ -168,8 +168,8 @@ TEST_CASE("slmify --help lists the subcommands in pipeline order", "[cli]") {
     words >> name;
     listed.push_back(name);
   }
-  CHECK(listed == std::vector<std::string>{"collect", "scrub", "cluster", "select", "finetune", "retrain", "eval", "run",
-                                           "dataset", "generate", "model", "config"});
+  CHECK(listed == std::vector<std::string>{"collect", "scrub", "cluster", "select", "finetune", "merge", "retrain", "eval", "route",
+                                           "run", "dataset", "generate", "model", "config"});
 }
 
 TEST_CASE("slmify without a subcommand is a usage error", "[cli]") {
@@ -180,7 +180,7 @@ TEST_CASE("slmify without a subcommand is a usage error", "[cli]") {
 
 TEST_CASE("every subcommand's --help exits 0", "[cli][slow]") {
   const std::vector<std::vector<std::string>> commands = {
-      {"collect"},          {"scrub"},           {"cluster"},          {"select"},          {"finetune"},
+      {"collect"},          {"scrub"},           {"cluster"},          {"select"},          {"finetune"}, {"merge"},
       {"retrain"},          {"eval"},            {"run"},              {"dataset"},         {"model"},
       {"config"},           {"dataset", "inspect"}, {"dataset", "head"}, {"dataset", "validate"},
       {"dataset", "export"}, {"dataset", "import"}, {"model", "backend"}, {"model", "info"}, {"model", "init"},
@@ -195,7 +195,7 @@ TEST_CASE("every subcommand's --help exits 0", "[cli][slow]") {
     CHECK_THAT(r.out, Catch::Contains("Usage:"));
     CHECK_THAT(r.out, Catch::Contains(args[args.size() - 2]));
     // A stage command offers one flag per settable key of its config section.
-    if (args.size() == 2 && args[0] != "run" && args[0] != "dataset" && args[0] != "model" && args[0] != "config") {
+    if (args.size() == 2 && args[0] != "run" && args[0] != "dataset" && args[0] != "model" && args[0] != "config" && args[0] != "merge") {
       auto flags = slmify::config_section_flags(args[0]);
       CHECK_FALSE(flags.empty());
       for (const slmify::ConfigKey& k : flags) {
@@ -210,12 +210,13 @@ TEST_CASE("every subcommand's --help exits 0", "[cli][slow]") {
 
 TEST_CASE("an unbuilt stage exits 6 and says so", "[cli]") {
   CliTempDir tmp;
-  Result r = run_slmify({"select", "in", "-o", (tmp.path / "out").string()}, tmp.path);
+  write_file(tmp.path / "pipeline.yaml", "version: 1\nworkdir: " + (tmp.path / "run").string() + "\n");
+  Result r = run_slmify({"retrain", (tmp.path / "pipeline.yaml").string()}, tmp.path);  // retrain is the last stage to land
   INFO(r);
   CHECK(r.rc == 6);
   CHECK_THAT(r.err, Catch::Contains("not built"));
   CHECK_THAT(r.err, Catch::Contains("hint:"));
-  CHECK_FALSE(fs::exists(tmp.path / "out"));
+  CHECK_FALSE(fs::exists(tmp.path / "run"));
 }
 
 TEST_CASE("a bad flag value exits 2 and names the flag", "[cli]") {

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/dataset.h"
 #include "core/error.h"
 
 namespace slmify_test {
@@ -166,6 +167,25 @@ inline json make_record(int i, const std::string& text = "") {
                                   {{"role", "user"}, {"content", text.empty() ? "question " + n : text}}})}}},
       {"response", {{"content", "answer " + n}, {"finish_reason", "stop"}}},
   };
+}
+
+/// Writes `calls` (records) as a dataset at `dir`; every record must pass the schema check.
+inline void write_dataset(const fs::path& dir, const std::vector<json>& calls) {
+  slmify::WriterOptions wo;
+  wo.stage = "import";
+  slmify::DatasetWriter w(dir, wo);
+  for (const json& c : calls)
+    if (!w.write(c)) throw std::runtime_error("record quarantined: " + c.dump().substr(0, 200));
+  w.commit();
+}
+
+/// Every record of the dataset at `dir`, in order.
+inline std::vector<json> read_all(const fs::path& dir) {
+  std::vector<json> out;
+  slmify::DatasetReader r(dir);
+  json rec;
+  while (r.next(rec)) out.push_back(rec);
+  return out;
 }
 
 }  // namespace slmify_test
