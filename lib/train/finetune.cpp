@@ -251,8 +251,9 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
   for (Task& t : tasks) {
     if (t.base.empty()) t.base = fc.base;
     t.base = fs::absolute(t.base).lexically_normal();
-    if (t.base_name.empty() || t.base_name == t.base.string()) t.base_name = t.base.string();
-    else if (!fs::exists(t.base / "config.json")) t.base_name = t.base.string();
+    // adapter_config.json names the plan's Hugging Face id when there is one; a local model with no
+    // catalog entry ("local:NAME") is named by its directory, which PEFT and llama.cpp can open.
+    if (t.base_name.empty() || t.base_name.rfind("local:", 0) == 0) t.base_name = t.base.string();
     if (!fs::exists(t.base / "config.json"))
       throw_io((t.base / "config.json").string(), "the base model directory has no config.json", "point finetune.base at a Hugging Face model directory");
     if (t.cfg.method == "full" && t.cfg.multi_adapter) t.cfg.multi_adapter = false;

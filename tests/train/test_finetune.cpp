@@ -236,6 +236,25 @@ TEST_CASE("finetune: clusters train together in one multi-adapter job, skips are
   mo.adapter = (tmp / "ft" / "cluster-1").string();
   CHECK_NOTHROW(model_load(b.model, mo));
 
+  json acfg = json::parse(read_bytes(tmp / "ft" / "cluster-0" / "adapter_config.json"));
+  CHECK(acfg["base_model_name_or_path"] == b.model.string());
+
+  // select's plan decides which clusters train, on which base.
+  write_bytes(tmp / "plan.yaml", "version: 1\nclusters:\n"
+              "  - {id: 0, decision: finetune, reason: fits, chosen: {model: 'local:pt', path: '" + b.model.string() + "'},"
+              " finetune: {lora_rank: 4}}\n"
+              "  - {id: 1, decision: llm, reason: too few calls, chosen: {model: '', path: ''}}\n");
+  r = run_command(cli("finetune " + q(tmp / "clustered") + " --plan " + q(tmp / "plan.yaml") + " -o " + q(tmp / "fp") +
+                      " --dtype fp32 --max-steps 2 --json 2>/dev/null"));
+  REQUIRE(r.status == 0);
+  json pidx = json::parse(read_bytes(tmp / "fp" / "adapters.json"));
+  REQUIRE(pidx["adapters"].size() == 1);
+  CHECK(pidx["adapters"][0]["cluster"] == 0);
+  CHECK(json::parse(read_bytes(tmp / "fp" / "cluster-0" / "adapter_config.json"))["r"] == 4);
+  bool llm_reason = false;
+  for (const json& sk : pidx["skipped"]) llm_reason = llm_reason || (sk["cluster"] == 1 && sk["reason"].get<std::string>().find("too few calls") != std::string::npos);
+  CHECK(llm_reason);
+
   // Errors say what and where.
   CommandResult bad = run_command(cli("finetune " + q(tmp / "clustered") + " --base " + q(b.model) + " -o " + q(tmp / "x") + " --clusters 7 2>&1"));
   CHECK(bad.status == 2);
