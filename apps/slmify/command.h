@@ -57,6 +57,7 @@ void register_cluster(CLI::App& app, Store& store);
 void register_select(CLI::App& app, Store& store);
 void register_finetune(CLI::App& app, Store& store);
 void register_retrain(CLI::App& app, Store& store);
+void register_registry(CLI::App& app, Store& store);
 void register_eval(CLI::App& app, Store& store);
 void register_route(CLI::App& app, Store& store);
 void register_run(CLI::App& app, Store& store);

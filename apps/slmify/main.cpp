@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   cli::register_select(app, store);
   cli::register_finetune(app, store);
   cli::register_retrain(app, store);
+  cli::register_registry(app, store);
   cli::register_eval(app, store);
   cli::register_route(app, store);
   cli::register_run(app, store);
@@ -50,7 +51,9 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);  // prints help, version or the parse error
     return rc == 0 ? 0 : static_cast<int>(ExitCode::usage);
   } catch (const Error& e) {
-    for (const Problem& p : e.problems()) std::cerr << "error: " << format_problem(p) << "\n";
+    // "Nothing new" and "kept" are outcomes cron acts on, not failures.
+    const bool outcome = e.code() == ExitCode::nothing_to_do || e.code() == ExitCode::kept;
+    for (const Problem& p : e.problems()) std::cerr << (outcome ? "slmify: " : "error: ") << format_problem(p) << "\n";
     return static_cast<int>(e.code());
   } catch (const std::filesystem::filesystem_error& e) {
     std::cerr << "error: " << e.path1().string() << ": " << e.code().message() << "\n  hint: check the path and its permissions\n";

@@ -14,6 +14,8 @@ const std::vector<ExitCodeRow>& exit_code_table() {
       {ExitCode::io, "io", "a file is missing, unreadable or unwritable, or the disk is full"},
       {ExitCode::nothing_to_do, "nothing_to_do", "the stage found no work (for example no new calls since the last run)"},
       {ExitCode::unavailable, "unavailable", "the command or feature is not built into this version of slmify"},
+      {ExitCode::kept, "kept", "retrain: the cycle ran, but no new adapter beat the serving one by the margin; the serving version stays"},
+      {ExitCode::busy, "busy", "another slmify process holds the work directory's lock; nothing was changed, try again later"},
       {ExitCode::interrupted, "interrupted", "stopped by SIGINT or SIGTERM; outputs are as they were before the run"},
   };
   return table;

@@ -19,6 +19,8 @@ enum class ExitCode : int {
   io = 4,             ///< a file is missing, unreadable or unwritable; disk full
   nothing_to_do = 5,  ///< the stage found no work (e.g. no new calls); not a failure for cron
   unavailable = 6,    ///< the feature is not built into this version of slmify
+  kept = 7,           ///< retrain: a cycle trained new adapters but none beat the serving ones
+  busy = 8,           ///< another slmify process holds the work directory's lock; try again later
   interrupted = 130,  ///< stopped by SIGINT or SIGTERM; outputs are left as they were before
 };
 
