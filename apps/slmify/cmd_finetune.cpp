@@ -21,6 +21,13 @@ void register_finetune(CLI::App& app, Store& store) {
             "  slmify finetune runs/x/cluster --plan runs/x/select/plan.yaml -o runs/x/finetune\n"
             "  slmify finetune runs/x/scrub --all --base MODEL -o OUT      (one adapter on every call)");
 
+  CLI::App* p = add_stage_command(app, store, "pretrain", "make a small model and pre-train it on the calls (optional stage, before select)",
+                                  "CLUSTER_DATASET", false, &pretrain_run);
+  p->footer("For machines that cannot download a base model: `slmify model init` plus a brief full pre-training\n"
+            "on the training split (never on held-out calls). List the output in select.model_paths.\n"
+            "Example:\n"
+            "  slmify pretrain runs/x/cluster --max-steps 300 -o runs/x/pretrain");
+
   MergeState& st = keep<MergeState>(store);
   CLI::App* m = app.add_subcommand("merge", "merge a LoRA adapter into its base: a standalone Hugging Face checkpoint");
   m->add_option("--base", st.base, "Hugging Face model directory the adapter was trained on")->required();

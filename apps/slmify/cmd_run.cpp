@@ -1,9 +1,16 @@
-// slmify run PIPELINE [--dry-run]: validates the pipeline file and shows or runs the plan.
+// slmify run PIPELINE [--dry-run] [--force] [--from STAGE] [--until STAGE]: runs the pipeline's
+// stages in order, skipping those whose outputs are up to date (lib/pipeline).
 #include <iostream>
 
+#include "cluster/cluster.h"
+#include "collect/collect.h"
 #include "command.h"
 #include "core/error.h"
+#include "eval/eval.h"
 #include "pipeline/pipeline.h"
+#include "scrub/scrub.h"
+#include "select/select.h"
+#include "train/train.h"
 
 namespace slmify::cli {
 
@@ -12,23 +19,14 @@ struct RunState {
   CommandOptions opts;
   std::string file, from, until;
   bool dry_run = false, force = false;
+  double wait_s = 0;
 };
-
-std::vector<std::string> restrict_stages(const PipelineConfig& c, const RunState& st) {
-  const auto& s = c.stages;
-  auto find = [&](const std::string& name, const char* flag) {
-    auto it = std::find(s.begin(), s.end(), name);
-    if (it == s.end())
-      throw_usage(std::string(flag) + " " + name, "is not one of this pipeline's stages",
-                  "choose one of the stages listed under `stages:` in the pipeline file");
-    return it;
-  };
-  auto b = st.from.empty() ? s.begin() : find(st.from, "--from");
-  auto e = st.until.empty() ? s.end() : find(st.until, "--until") + 1;
-  if (b >= e) throw_usage("--from " + st.from + " --until " + st.until, "selects no stage", "--from must come before --until");
-  return {b, e};
-}
 }  // namespace
+
+std::map<std::string, StageRunner> stage_runners() {
+  return {{"collect", collect_run}, {"scrub", scrub_run},       {"cluster", cluster_run}, {"pretrain", pretrain_run},
+          {"select", select_run},   {"finetune", finetune_run}, {"eval", eval_run}};
+}
 
 void register_run(CLI::App& app, Store& store) {
   RunState& st = keep<RunState>(store);
@@ -38,17 +36,18 @@ void register_run(CLI::App& app, Store& store) {
   cmd->add_flag("--force", st.force, "run every stage even when its output is up to date");
   cmd->add_option("--from", st.from, "start at this stage")->type_name("STAGE");
   cmd->add_option("--until", st.until, "stop after this stage")->type_name("STAGE");
+  cmd->add_option("--wait", st.wait_s, "wait up to this many seconds for another run on the same work directory to finish")->type_name("SECONDS");
   add_common_options(cmd, st.opts);
   cmd->callback([&st]() {
     st.opts.config = st.file;
     PipelineConfig c = load_config(st.opts);
     if (print_config_if_asked(c, st.opts)) return;
     check_config_deeply(c);
-    c.stages = restrict_stages(c, st);
-    std::vector<PlannedStage> plan = pipeline_plan(c);
-    if (st.force)
-      for (auto& s : plan) s.up_to_date = false, s.reason = "--force; " + s.reason;
+    StageRange range{st.from, st.until};
     if (st.dry_run) {
+      std::vector<PlannedStage> plan = pipeline_plan(c, range);
+      if (st.force)
+        for (auto& s : plan) s.up_to_date = false, s.reason = "--force; " + s.reason;
       if (st.opts.json) {
         print_json({{"pipeline", st.file}, {"name", c.name}, {"workdir", c.workdir}, {"stages", pipeline_plan_json(plan)}});
         return;
@@ -63,10 +62,17 @@ void register_run(CLI::App& app, Store& store) {
       }
       return;
     }
+    RunOptions o;
+    o.range = range;
+    o.force = st.force;
+    o.runners = stage_runners();
+    o.command = "slmify run " + st.file;
+    o.lock_wait_s = st.wait_s;
     Context ctx;
     ctx.json = st.opts.json;
-    json summary = pipeline_run(c, ctx);
+    json summary = pipeline_run(c, ctx, o);
     if (st.opts.json) print_json(summary);
+    else std::cout << pipeline_summary_text(summary) << std::flush;
   });
 }
 

@@ -121,8 +121,16 @@ InputRef input_ref(const std::string& path) {
   if (path != "-" && !fs::exists(path, ec)) throw_io(path, "no such file or directory", "check the path, or run the stage that writes it");
   if (fs::is_directory(path, ec)) {
     fs::path mp = fs::path(path) / "manifest.json";
+    if (!fs::exists(mp, ec) && fs::exists(fs::path(path) / "config.json", ec)) {
+      // A Hugging Face model directory: the identity of its config, weights and tokenizer files.
+      std::string text;
+      for (const char* f : {"config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json",
+                            "tokenizer.model", "tokenizer_config.json", "adapter_config.json", "adapter_model.safetensors"})
+        if (fs::exists(fs::path(path) / f, ec)) text += std::string(f) + " " + file_input_digest((fs::path(path) / f).string()) + "\n";
+      return {"model", path, "sha256:" + sha256_hex(text)};
+    }
     if (!fs::exists(mp, ec))
-      throw_bad_data(path, "has no manifest.json", "pass a stage's committed output directory");
+      throw_bad_data(path, "has no manifest.json", "pass a stage's committed output directory, or a model directory with config.json");
     json j;
     try {
       j = json::parse(read_file(mp));

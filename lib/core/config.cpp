@@ -653,7 +653,7 @@ void cross_checks(const PipelineConfig& c, LoadCtx& ctx) {
   for (size_t i = 1; i < order.size(); ++i)
     if (pos(order[i]) < pos(order[i - 1]))
       ctx.error(at("stages"), "stages", order[i] + " is listed after " + order[i - 1],
-                "list stages in pipeline order: collect, scrub, cluster, select, finetune, eval");
+                "list stages in pipeline order: collect, scrub, cluster, pretrain, select, finetune, eval");
 }
 
 }  // namespace

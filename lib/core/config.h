@@ -32,7 +32,9 @@ struct FieldSpec {
   bool flag = true;                        ///< also settable as --key on the stage's command line
 };
 
-inline const std::vector<std::string> kStageNames = {"collect", "scrub", "cluster", "select", "finetune", "eval"};
+/// Every stage `slmify run` knows, in pipeline order; pretrain is optional (not in the default list).
+inline const std::vector<std::string> kStageNames = {"collect", "scrub", "cluster", "pretrain", "select", "finetune", "eval"};
+inline const std::vector<std::string> kDefaultStages = {"collect", "scrub", "cluster", "select", "finetune", "eval"};
 
 struct DatasetConfig {
   int64_t shard_records = 50000;
@@ -261,11 +263,15 @@ struct FinetuneConfig {
   std::vector<std::string> clusters;
   bool all = false;
   int64_t min_examples = 8;
+  bool prompt_loss = false;
+  std::string init_from;
   template <class V> void visit(V& v) {
     v("base", base, {.doc = "HF model directory of the base model, used where the plan names no local model", .path = true});
     v("plan", plan, {.doc = "select's plan.yaml: which clusters to train and on which base (slmify run passes it)", .path = true});
     v("clusters", clusters, {.doc = "cluster ids to train (empty: every cluster the plan or the dataset has)"});
     v("all", all, {.doc = "train one adapter on every call, ignoring clusters (also for a dataset without clusters)"});
+    v("init_from", init_from, {.doc = "start each cluster's LoRA from its adapter in this finetune or registry directory (adapters.json) instead of from zero; retrain sets it", .path = true});
+    v("prompt_loss", prompt_loss, {.doc = "also train on the prompt tokens, not only the response (pre-training on the calls' text)"});
     v("min_examples", min_examples, {.doc = "clusters with fewer usable training examples are skipped (stay on the LLM)", .min = 1});
     v("method", method, {.doc = "lora, or full fine-tuning (tiny models only)", .one_of = {"lora", "full"}});
     v("lora_rank", lora_rank, {.doc = "LoRA rank r", .min = 1, .max = 512});
@@ -290,6 +296,30 @@ struct FinetuneConfig {
     v("dtype", dtype, {.doc = "dtype of the frozen base weights (auto: bf16 where supported)", .one_of = {"auto", "fp32", "bf16"}});
     v("multi_adapter", multi_adapter, {.doc = "train several clusters' adapters in the same steps over the shared base"});
     v("seed", seed, {.doc = "seed for initialisation, dropout and data order", .min = 0});
+  }
+};
+
+/// The optional pretrain stage: a small model made from scratch (`slmify model init`, tokenizer
+/// trained on the calls) and briefly pre-trained on the training split's text, for machines that
+/// cannot download a base model (the quick start).
+struct PretrainConfig {
+  std::string size = "tiny";
+  int64_t max_steps = 200;
+  int64_t max_length = 1024;
+  int64_t batch_size = 8;
+  double lr = 5e-3;
+  bool prompt_loss = true;
+  std::string device = "auto";
+  int64_t seed = 0;
+  template <class V> void visit(V& v) {
+    v("size", size, {.doc = "model size of `slmify model init`", .one_of = {"tiny", "small"}});
+    v("max_steps", max_steps, {.doc = "optimiser steps of pre-training", .min = 1});
+    v("max_length", max_length, {.doc = "longest training sequence in tokens; longer calls are skipped", .min = 16});
+    v("batch_size", batch_size, {.doc = "sequences per step", .min = 1});
+    v("lr", lr, {.doc = "peak learning rate (AdamW, warm-up then cosine)", .min = 0.0, .max = 1.0});
+    v("prompt_loss", prompt_loss, {.doc = "train on every token of the calls, not only the responses"});
+    v("device", device, {.doc = "where to train", .one_of = {"auto", "cpu", "cuda"}});
+    v("seed", seed, {.doc = "seed of the initial weights, the tokenizer sample and the data order", .min = 0});
   }
 };
 
@@ -353,13 +383,14 @@ struct PipelineConfig {
   int64_t version = 1;
   std::string name = "slmify";
   std::string workdir = "runs/slmify";
-  std::vector<std::string> stages = kStageNames;
+  std::vector<std::string> stages = kDefaultStages;
   int64_t threads = 0;
   DatasetConfig dataset;
   EncryptionConfig encryption;
   CollectConfig collect;
   ScrubConfig scrub;
   ClusterConfig cluster;
+  PretrainConfig pretrain;
   SelectConfig select;
   FinetuneConfig finetune;
   EvalConfig eval;
@@ -375,6 +406,7 @@ struct PipelineConfig {
     v("collect", collect, {.doc = "collect: ingest logged agent calls"});
     v("scrub", scrub, {.doc = "scrub: remove PII and secrets, drop bad calls, de-duplicate"});
     v("cluster", cluster, {.doc = "cluster: discover recurring tasks"});
+    v("pretrain", pretrain, {.doc = "pretrain (optional stage): a small model made and pre-trained on the calls"});
     v("select", select, {.doc = "select: choose candidate small models per task"});
     v("finetune", finetune, {.doc = "finetune: LoRA fine-tuning per task"});
     v("eval", eval, {.doc = "eval: measure which tasks the small models can take over"});

@@ -114,7 +114,7 @@ json select_run(const PipelineConfig& config, const StageIO& io, const Context& 
   writer.add_input(input_ref(io.inputs[0]));
   for (const std::string& f : sc.catalogs) writer.add_input(input_ref(f));
   for (const CatalogEntry& e : entries)
-    if (!e.path.empty()) writer.add_input(input_ref((fs::path(e.path) / "config.json").string()));
+    if (!e.path.empty()) writer.add_input(input_ref(e.path));  // the model's files: `slmify run` re-selects when it changes
 
   Plan plan;
   plan.clusters = io.inputs[0];

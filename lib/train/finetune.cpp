@@ -77,7 +77,9 @@ FinetuneConfig with_overrides(FinetuneConfig c, const YAML::Node& o) {
   if (o["method"]) c.method = o["method"].as<std::string>();
   if (o["lora_rank"]) c.lora_rank = o["lora_rank"].as<int64_t>();
   if (o["lora_alpha"]) c.lora_alpha = o["lora_alpha"].as<double>();
-  if (o["max_length"]) c.max_length = o["max_length"].as<int64_t>();
+  // select estimates a cluster's longest call without the model's tokenizer, so its max_length
+  // can only raise finetune.max_length, never cut calls that the config lets through.
+  if (o["max_length"]) c.max_length = std::max(c.max_length, o["max_length"].as<int64_t>());
   if (o["lr"]) c.lr = o["lr"].as<double>();
   if (o["epochs"]) c.epochs = o["epochs"].as<int64_t>();
   return c;
@@ -89,7 +91,7 @@ json finetune_config_json(const FinetuneConfig& c) {
           {"batch_size", c.batch_size}, {"grad_accum", c.grad_accum}, {"lr", c.lr}, {"weight_decay", c.weight_decay},
           {"warmup_ratio", c.warmup_ratio}, {"epochs", c.epochs}, {"max_steps", c.max_steps}, {"grad_clip", c.grad_clip},
           {"eval_every", c.eval_every}, {"early_stopping_patience", c.early_stopping_patience}, {"save_every", c.save_every},
-          {"device", c.device}, {"dtype", c.dtype}, {"multi_adapter", c.multi_adapter}, {"seed", c.seed}};
+          {"device", c.device}, {"dtype", c.dtype}, {"multi_adapter", c.multi_adapter}, {"seed", c.seed}, {"prompt_loss", c.prompt_loss}};
 }
 
 std::string base_digest(const fs::path& base) {
@@ -109,7 +111,24 @@ struct Task {
   FinetuneConfig cfg;
   std::vector<json> train, eval;  // records
   std::string label;
+  fs::path init_adapter;  // finetune.init_from's adapter for this cluster ("" = fresh LoRA)
 };
+
+// finetune.init_from: the adapters of an earlier finetune output or registry version, by cluster.
+std::map<int64_t, json> read_init_adapters(const fs::path& dir) {
+  std::map<int64_t, json> out;
+  json index;
+  try {
+    index = json::parse(read_file(dir / "adapters.json"));
+  } catch (const Error&) {
+    throw_io((dir / "adapters.json").string(), "finetune.init_from has no adapters.json", "point it at a finetune output or a registry version");
+  } catch (const json::exception& e) {
+    throw_bad_data((dir / "adapters.json").string(), std::string("not valid JSON: ") + e.what(), "point finetune.init_from at a finetune output");
+  }
+  for (const json& a : index.value("adapters", json::array()))
+    if (a.contains("cluster") && a["cluster"].is_number_integer() && a.value("method", "lora") == "lora") out[a["cluster"].get<int64_t>()] = a;
+  return out;
+}
 
 }  // namespace
 
@@ -248,6 +267,11 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
       ++i;
     }
   }
+  std::map<int64_t, json> init;
+  if (!fc.init_from.empty()) {
+    init = read_init_adapters(fc.init_from);
+    writer.add_input(input_ref(fc.init_from));
+  }
   for (Task& t : tasks) {
     if (t.base.empty()) t.base = fc.base;
     t.base = fs::absolute(t.base).lexically_normal();
@@ -257,6 +281,34 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
     if (!fs::exists(t.base / "config.json"))
       throw_io((t.base / "config.json").string(), "the base model directory has no config.json", "point finetune.base at a Hugging Face model directory");
     if (t.cfg.method == "full" && t.cfg.multi_adapter) t.cfg.multi_adapter = false;
+    auto it = init.find(t.cluster);
+    if (it != init.end() && t.cfg.method == "lora") {
+      const fs::path dir = fs::path(fc.init_from) / it->second.value("dir", "");
+      json ac;
+      try {
+        ac = json::parse(read_file(dir / "adapter_config.json"));
+      } catch (const std::exception&) {
+        log_warn("finetune " + t.name + ": " + (dir / "adapter_config.json").string() + " is unreadable; starting from a fresh LoRA");
+        continue;
+      }
+      std::error_code ec;
+      if (fs::weakly_canonical(it->second.value("base", ""), ec) != fs::weakly_canonical(t.base, ec)) {
+        log_warn("finetune " + t.name + ": the adapter in " + dir.string() + " was trained on " + it->second.value("base", std::string("?")) +
+                 ", not " + t.base.string() + "; starting from a fresh LoRA");
+        continue;
+      }
+      // Continue with the adapter's own shape: its rank, scaling and target modules.
+      t.cfg.lora_rank = ac.value("r", t.cfg.lora_rank);
+      t.cfg.lora_alpha = ac.value("lora_alpha", t.cfg.lora_alpha);
+      t.cfg.rslora = ac.value("use_rslora", t.cfg.rslora);
+      if (ac.contains("target_modules") && ac["target_modules"].is_array()) t.cfg.target_modules = ac["target_modules"].get<std::vector<std::string>>();
+      t.init_adapter = dir;
+    }
+  }
+  {
+    std::set<std::string> bases;  // the base models are inputs too: `slmify run` retrains when one changes
+    for (const Task& t : tasks)
+      if (bases.insert(t.base.string()).second) writer.add_input(input_ref(t.base.string()));
   }
   if (tasks.empty()) {
     for (const json& sk : skipped) log_warn("finetune: cluster " + sk["cluster"].dump() + " not trained: " + sk["reason"].get<std::string>());
@@ -312,6 +364,25 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
         for (json& r : recs) {
           TrainExample ex;
           std::string why;
+          if (t.cfg.prompt_loss) {
+            // Language-model pre-training on the whole text: a long call is cut into windows of
+            // max_length tokens (each predicts all of its tokens but the first), not skipped.
+            if (!example_from_record(model->chat_template(), model->tokenizer(), r, int64_t{1} << 40, ex, why)) {
+              std::string key = why.rfind("unrenderable", 0) == 0 ? "unrenderable" : why;
+              if (key == "unrenderable" && first_problem.empty()) first_problem = why;
+              ++why_count[key];
+              continue;
+            }
+            const size_t n = ex.ids.size(), w = static_cast<size_t>(t.cfg.max_length);
+            for (size_t at = 0; at + 1 < n; at += w) {
+              TrainExample piece;
+              piece.ids.assign(ex.ids.begin() + long(at), ex.ids.begin() + long(std::min(n, at + w)));
+              piece.mask.assign(piece.ids.size(), uint8_t{1});
+              piece.mask[0] = 0;
+              if (piece.ids.size() >= 2) out.push_back(std::move(piece));
+            }
+            continue;
+          }
           if (example_from_record(model->chat_template(), model->tokenizer(), r, t.cfg.max_length, ex, why)) {
             out.push_back(std::move(ex));
           } else {
@@ -339,6 +410,10 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
         continue;
       }
       b.task.info = {{"cluster", t.cluster < -1 ? json(nullptr) : json(t.cluster)}, {"label", t.label}, {"examples", b.counts}};
+      if (!t.init_adapter.empty()) {
+        b.task.init_adapter = t.init_adapter.string();
+        b.task.info["init_from"] = t.init_adapter.string();
+      }
       built.push_back(std::move(b));
     }
     // Group into jobs.
@@ -358,12 +433,14 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
       TrainJob job;
       job.cfg = t0.cfg;
       job.base_name = t0.base_name;
-      std::string names;
+      std::string names, names_init;
       for (size_t k : job_idx) {
         names += (names.empty() ? "" : "+") + built[k].task.name;
         job.tasks.push_back(built[k].task);
+        if (!built[k].task.init_adapter.empty())
+          names_init += built[k].task.init_adapter + " " + file_input_digest(built[k].task.init_adapter + "/adapter_model.safetensors") + "\n";
       }
-      job.fingerprint = sha256_hex(std::string(SLMIFY_VERSION) + "\n" + finetune_config_json(job.cfg).dump() + "\n" + data_digest + "\n" + bdig + "\n" + names);
+      job.fingerprint = sha256_hex(std::string(SLMIFY_VERSION) + "\n" + finetune_config_json(job.cfg).dump() + "\n" + data_digest + "\n" + bdig + "\n" + names + "\n" + names_init);
       bool finished = true;
       for (size_t k : job_idx)
         finished = finished && done.value(built[k].task.name, "") == job.fingerprint && fs::exists(work / "done" / built[k].task.name / "metrics.json");

@@ -11,6 +11,9 @@
 namespace slmify {
 
 json finetune_run(const PipelineConfig& config, const StageIO& io, const Context& ctx);
+/// The optional pretrain stage: a `model init` model pre-trained on the cluster dataset's
+/// training split (`slmify pretrain` and `slmify run`); output is a Hugging Face model directory.
+json pretrain_run(const PipelineConfig& config, const StageIO& io, const Context& ctx);
 
 /// Writes base + adapter as a merged Hugging Face checkpoint to `out` (atomically): weights in
 /// `dtype` (auto: the base's stored dtype), config and tokenizer files copied from the base.
