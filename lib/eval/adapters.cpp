@@ -18,7 +18,7 @@ const char* kRerunFinetune = "run `slmify finetune` again to write the adapters 
 FinetuneIndex finetune_index_read(const std::string& dir) {
   const std::string where = "FINETUNE_DIR " + dir;
   ArtifactManifest m = artifact_read(dir);
-  if (m.stage != "finetune")
+  if (m.stage != "finetune" && m.stage != "registry")  // a registry version holds a finetune output's files
     throw_usage(where, "is the output of `slmify " + m.stage + "`, not of `slmify finetune`", "give the directory `slmify finetune -o` wrote");
   if (std::vector<std::string> bad = artifact_verify(dir, m); !bad.empty())
     throw_bad_data(dir + "/" + bad[0], "does not match manifest.json" + (bad.size() > 1 ? " (and " + std::to_string(bad.size() - 1) + " more)" : std::string()),

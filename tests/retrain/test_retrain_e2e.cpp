@@ -1,0 +1,172 @@
+// retrain end to end through the command line, with real training on the CPU: `slmify run` on
+// logs of one learnable task (a deliberately under-trained adapter serves), then cycles of
+// `slmify retrain` as the logs grow:
+//   cycle 1 folds in new calls plus a task never seen before, reports the drift, retrains with
+//           more steps from the serving adapter and promotes (exit 0);
+//   cycle 2 finds nothing new in the logs (exit 5) and changes nothing;
+//   cycle 3 has new calls but a learning rate of 0, so the challenger equals the serving adapter
+//           and is kept (exit 7);
+// then `registry rollback` returns to the first version. [torch][slow].
+#include <catch2/catch.hpp>
+#include <map>
+#include <random>
+#include <set>
+
+#include "../core/test_util.h"
+#include "core/dataset.h"
+#include "core/fsutil.h"
+
+using namespace slmify;
+using slmify_test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+// One logged Chat Completions call (docs/collect.md, openai-chat).
+json log_line(const std::string& system, const std::string& user, const std::string& answer, int i) {
+  return {{"request", {{"model", "gpt-4o-mini"},
+                       {"messages", json::array({{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", user}}})}}},
+          {"response", {{"id", "chatcmpl-" + std::to_string(i)},
+                        {"object", "chat.completion"},
+                        {"model", "gpt-4o-mini"},
+                        {"choices", json::array({{{"index", 0}, {"message", {{"role", "assistant"}, {"content", answer}}}, {"finish_reason", "stop"}}})},
+                        {"usage", {{"prompt_tokens", 30}, {"completion_tokens", 12}}}}},
+          {"latency_ms", 800},
+          {"agent", "intake"},
+          {"cost_usd", 0.0004}};
+}
+
+// The learnable task: every answer is the same JSON object (LoRA learns it in tens of steps).
+std::string intake_lines(std::mt19937_64& rng, int from, int n) {
+  static const char* items[] = {"jacket", "tent", "boots", "charger", "screen", "parcel", "invoice", "battery"};
+  std::string s;
+  for (int i = from; i < from + n; ++i) {
+    std::string ticket = "Ticket " + std::to_string(1000 + i) + ": my " + items[rng() % 8] + " is " + (rng() % 2 ? "late" : "broken");
+    s += log_line("Acknowledge the ticket. Reply with one JSON object.", ticket, R"({"status": "received", "queue": "support"})", i).dump() + "\n";
+  }
+  return s;
+}
+
+// A task the agent starts doing later: translating product names, with its own system prompt.
+std::string new_task_lines(std::mt19937_64& rng, int from, int n) {
+  static const char* names[] = {"Trail Shell", "Summit Pack", "River Sandal", "Alpine Mitt", "Canyon Tarp", "Delta Lamp"};
+  std::string s;
+  for (int i = from; i < from + n; ++i) {
+    std::string name = names[rng() % 6];
+    s += log_line("Translate the product name into French, German and Spanish, one per line, nothing else.",
+                  "Product " + std::to_string(i) + ": " + name, "fr: " + name + "\nde: " + name + "\nes: " + name, 100000 + i)
+             .dump() +
+         "\n";
+  }
+  return s;
+}
+
+slmify_test::CommandResult slmify_cli(const std::string& args, int expect) {
+  slmify_test::CommandResult r = slmify_test::run_command(std::string(SLMIFY_BINARY) + " " + args + " 2>&1");
+  INFO("slmify " << args << "\n" << r.out);
+  REQUIRE(r.status == expect);
+  return r;
+}
+
+// The JSON report on stdout, without the log lines around it.
+json report_of(const std::string& out) { return json::parse(out.substr(out.find("{\n"), out.rfind("\n}") + 2 - out.find("{\n"))); }
+
+void append(const fs::path& p, const std::string& s) {
+  std::string before = fs::exists(p) ? read_file(p) : std::string();
+  slmify_test::write_bytes(p, before + s);
+}
+
+}  // namespace
+
+TEST_CASE("retrain end to end: promote on growing data, nothing new, kept, rollback", "[retrain][torch][slow]") {
+  TempDir tmp;
+  const std::string d = tmp.path().string();
+  std::mt19937_64 rng(5);
+  fs::create_directories(tmp / "logs");
+  append(tmp / "logs" / "calls.jsonl", intake_lines(rng, 0, 120));
+  // The base model: `model init` on the first calls (a tiny Llama with its own tokenizer).
+  slmify_cli("collect " + d + "/logs -o " + d + "/seed -q", 0);
+  slmify_cli("model init -o " + d + "/model --from " + d + "/seed --size tiny", 0);
+  slmify_test::write_bytes(tmp / "pipeline.yaml",
+                           "version: 1\nname: retrain-test\nworkdir: work\n"
+                           "collect:\n  inputs: [logs]\n"
+                           "scrub:\n  dedup: none\n  replacement: mask\n"
+                           "cluster:\n  k: 1\n  min_cluster_size: 10\n  dim: 16\n  outlier_quantile: 0.95\n"
+                           "select:\n  model_paths: [model]\n  probe: false\n  min_cluster_calls: 10\n  context_headroom: 1.0\n"
+                           "finetune:\n  device: cpu\n  dtype: fp32\n  lr: 0.005\n  max_steps: 2\n  batch_size: 8\n  eval_every: 100\n  lora_dropout: 0\n"
+                           "eval:\n  device: cpu\n  max_new_tokens: 24\n  batch_size: 16\n  compare_base: false\n"
+                           "retrain:\n  min_new_calls: 20\n  promote_margin: 0.05\n  drift_outlier_share: 0.2\n");
+  const std::string pipeline = d + "/pipeline.yaml";
+  slmify_cli("run " + pipeline + " -q", 0);
+  json first = json::parse(read_file(tmp / "work" / "eval" / "report.json"));
+  INFO(first["clusters"].dump(1));
+
+  // Cycle 1: 80 new calls of the known task and 40 of a new one; retrain with enough steps.
+  append(tmp / "logs" / "calls.jsonl", intake_lines(rng, 120, 80) + new_task_lines(rng, 0, 40));
+  slmify_test::CommandResult c1 = slmify_cli("retrain " + pipeline + " --json --by test --set finetune.max_steps=40", 0);
+  json r1 = report_of(c1.out);
+  INFO(r1.dump(1));
+  CHECK(r1["outcome"] == "promoted");
+  CHECK(r1["new_calls"] == 120);
+  CHECK(r1["drift"]["drift"] == true);
+  CHECK(r1["drift"]["outlier_share"].get<double>() >= 0.3);
+  bool new_task = false;
+  for (const json& g : r1["drift"]["outlier_groups"]) new_task = new_task || (g["new_task"] == true && g["calls"].get<int>() >= 30);
+  CHECK(new_task);
+  REQUIRE(r1["comparison"].size() == 1);
+  CHECK(r1["comparison"][0]["promote"] == true);
+  CHECK(r1["comparison"][0]["new"]["value"].get<double>() >= r1["comparison"][0]["serving"]["value"].get<double>() + 0.05);
+  CHECK(r1["serving_after"] == "v0002");
+  // The promoted version is complete: its files match its manifest and its router serves from it.
+  json router = json::parse(read_file(tmp / "work" / "registry" / "serving" / "router" / "router.json"));
+  for (const json& c : router["clusters"])
+    if (c.contains("adapter_dir")) CHECK(fs::exists(fs::path(c["adapter_dir"].get<std::string>()) / "adapter_model.safetensors"));
+  CHECK(fs::canonical(tmp / "work" / "registry" / "serving") == fs::canonical(tmp / "work" / "registry" / "versions" / "v0002"));
+  // Held out for ever: every call held out in the first data is still held out.
+  std::set<std::string> held;
+  {
+    DatasetReader r(tmp / "work" / "cluster");
+    json rec;
+    while (r.next(rec))
+      if (rec["ann"]["split"] == "eval") held.insert(rec["id"]);
+  }
+  {
+    DatasetReader r(tmp / "work" / "retrain" / "cycle-0001" / "data");
+    json rec;
+    size_t seen = 0;
+    while (r.next(rec))
+      if (held.count(rec["id"])) {
+        CHECK(rec["ann"]["split"] == "eval");
+        ++seen;
+      }
+    CHECK(seen == held.size());
+  }
+
+  // Cycle 2: nothing new; the registry does not change.
+  const std::string log_before = read_file(tmp / "work" / "registry" / "log.jsonl");
+  slmify_cli("retrain " + pipeline + " -q", 5);
+  CHECK(read_file(tmp / "work" / "registry" / "log.jsonl") == log_before);
+
+  // Cycle 3: new calls, but nothing learnt (lr 0): the challenger ties and the serving one stays.
+  append(tmp / "logs" / "calls.jsonl", intake_lines(rng, 200, 40));
+  slmify_test::CommandResult c3 = slmify_cli("retrain " + pipeline + " --json --set finetune.lr=0 --set finetune.max_steps=2", 7);
+  json r3 = report_of(c3.out);
+  INFO(r3.dump(1));
+  CHECK(r3["outcome"] == "kept");
+  CHECK(r3["serving_after"] == "v0002");
+  CHECK(r3["registered"] == "v0003");
+
+  // Rollback returns to the first version, and the log says who, when and why.
+  slmify_cli("registry rollback " + pipeline + " --reason 'test rollback' --by tester", 0);
+  json list = json::parse(slmify_cli("registry list " + pipeline + " --json", 0).out);
+  std::map<std::string, std::string> status;
+  for (const json& v : list) status[v["id"]] = v["status"];
+  CHECK(status["v0001"] == "serving");
+  CHECK(status["v0002"] == "retired");
+  CHECK(status["v0003"] == "candidate");
+  json log = json::parse(slmify_cli("registry log " + pipeline + " --json", 0).out);
+  REQUIRE(!log.empty());
+  CHECK(log.back()["action"] == "rollback");
+  CHECK(log.back()["who"] == "tester");
+  CHECK(log.back()["reason"] == "test rollback");
+}
