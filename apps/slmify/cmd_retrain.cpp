@@ -9,6 +9,7 @@
 #include "eval/eval.h"
 #include "retrain/retrain.h"
 #include "scrub/scrub.h"
+#include "select/select.h"
 #include "train/train.h"
 
 namespace slmify::cli {
@@ -62,6 +63,7 @@ void register_retrain(CLI::App& app, Store& store) {
     o.collect = collect_run;
     o.scrub = scrub_run;
     o.cluster = cluster_run;
+    o.select = select_run;
     o.finetune = finetune_run;
     o.eval = eval_run;
     Context ctx;

@@ -314,7 +314,7 @@ struct PretrainConfig {
   template <class V> void visit(V& v) {
     v("size", size, {.doc = "model size of `slmify model init`", .one_of = {"tiny", "small"}});
     v("max_steps", max_steps, {.doc = "optimiser steps of pre-training", .min = 1});
-    v("max_length", max_length, {.doc = "longest training sequence in tokens; longer calls are skipped", .min = 16});
+    v("max_length", max_length, {.doc = "longest training sequence in tokens; with prompt_loss longer calls are cut into windows of this length, without it they are skipped", .min = 16});
     v("batch_size", batch_size, {.doc = "sequences per step", .min = 1});
     v("lr", lr, {.doc = "peak learning rate (AdamW, warm-up then cosine)", .min = 0.0, .max = 1.0});
     v("prompt_loss", prompt_loss, {.doc = "train on every token of the calls, not only the responses"});

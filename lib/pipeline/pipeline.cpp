@@ -254,6 +254,11 @@ json pipeline_run(const PipelineConfig& config, const Context& ctx, const RunOpt
         ps.push_back({"slmify run", "stopped at stage " + stage + " (" + std::to_string(i) + " of " + std::to_string(stages.size()) + ")",
                       "fix the problem above and run again: finished stages are kept and the run resumes at " + stage});
         throw Error(e.code(), ps);
+      } catch (const std::bad_alloc&) {
+        throw;
+      } catch (const std::exception& e) {  // a file system or JSON error the stage did not wrap
+        log_error("run: stopped at stage " + stage + ": " + e.what() + "; finished stages are kept and the next run resumes at " + stage);
+        throw;
       }
       row["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
     }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include "cluster/cluster.h"
@@ -72,20 +73,22 @@ json metric_of(const json& report, int64_t id) {
   return nullptr;
 }
 
-// A dataset of calls: `base`'s records as they are (splits kept: held out for ever) plus the
-// newly assigned ones, with the cluster reference files that eval and the router need.
-void merge_data(const PipelineConfig& config, const fs::path& base, const fs::path& assigned, const fs::path& clusters_dir,
-                const fs::path& out, const ReadOptions& ro) {
+// A cluster dataset: the records of `sources` in order, each passed through `edit` (false drops
+// it), with the reference files of `clusters_dir` (clusters.json, centroids, embedder) that eval,
+// the router and assignment need, recorded the way the cluster stage records them.
+void write_data(const PipelineConfig& config, const std::vector<fs::path>& sources, const fs::path& clusters_dir, const fs::path& out,
+                const ReadOptions& ro, const std::function<bool(json&)>& edit = nullptr) {
   WriterOptions wo;
   stage_writer_options(config, "cluster", "cluster", wo);
   wo.file_mode = 0600;
-  DatasetReader a(base, ro), b(assigned, ro);
-  wo.inputs = {a.input_ref(), b.input_ref()};
+  for (const fs::path& src : sources) wo.inputs.push_back(DatasetReader(src, ro).input_ref());
   DatasetWriter w(out, wo);
   json rec;
-  while (a.next(rec)) w.write(rec);
-  while (b.next(rec)) w.write(rec);
-  // The clustering this data is placed in: the same files cluster wrote, checked the same way.
+  for (const fs::path& src : sources) {
+    DatasetReader r(src, ro);
+    while (r.next(rec))
+      if (!edit || edit(rec)) w.write(rec);
+  }
   Manifest ref = manifest_read(clusters_dir);
   json files = json::object();
   const json ref_files = ref.stats.value("files", json::object());
@@ -96,7 +99,6 @@ void merge_data(const PipelineConfig& config, const fs::path& base, const fs::pa
   }
   w.stats() = ref.stats;
   w.stats()["files"] = files;
-  w.stats()["merged"] = {{"from", base.string()}, {"new", assigned.string()}};
   w.commit();
 }
 
@@ -222,18 +224,18 @@ json version_info(int64_t cycle, const std::string& source, const json& report, 
 json retrain_run(const PipelineConfig& config, const Context& ctx, const RetrainOptions& o) {
   const RetrainConfig& rc = config.retrain;
   const fs::path W = fs::path(config.workdir), R = W / "retrain";
-  WorkdirLock lock = WorkdirLock::acquire(W, o.command, o.lock_wait_s);
-  const auto t0 = std::chrono::steady_clock::now();
-  for (const char* d : {"cluster", "finetune", "eval"})
+  for (const char* d : {"cluster", "finetune", "eval"})  // checked before the lock, which creates WORK
     if (!committed(W / d))
       throw_usage((W / d).string(), "is missing: retrain starts from a pipeline that has run through eval",
                   "run `slmify run PIPELINE` first (stages collect .. eval)");
+  WorkdirLock lock = WorkdirLock::acquire(W, o.command, o.lock_wait_s);
+  const auto t0 = std::chrono::steady_clock::now();
   ReadOptions ro;
   stage_read_options(config, ro);
   fs::create_directories(R);
   json st = fs::exists(R / "state.json") ? read_json(R / "state.json")
                                          : json{{"completed", 0}, {"data", (W / "cluster").string()}, {"clusters_dir", (W / "cluster").string()}};
-  const fs::path data = st["data"].get<std::string>(), clusters_dir = st["clusters_dir"].get<std::string>();
+  fs::path data = st["data"].get<std::string>(), clusters_dir = st["clusters_dir"].get<std::string>();
   Registry reg(W / "registry");
 
   // The first cycle registers what `slmify run` made as version 1, serving.
@@ -245,7 +247,8 @@ json retrain_run(const PipelineConfig& config, const Context& ctx, const Retrain
     std::map<std::string, fs::path> dirs;
     for (const json& a : adapters.value("adapters", json::array())) dirs[a.value("dir", "")] = ft / a.value("dir", "");
     auto entries = version_entries(adapters, dirs, router, ev / "router", ev / "report.json", R / "bootstrap.tmp");
-    json info = version_info(0, "slmify run", read_json(ev / "report.json"), json::object());
+    json info = version_info(0, "slmify run", read_json(ev / "report.json"),
+                             {{"data", (W / "cluster").string()}, {"clusters_dir", (W / "cluster").string()}});
     reg.add(entries, info, Actor{o.who, "the adapters and router of `slmify run`"});
     reg.promote(id, Actor{o.who, "initial version: what `slmify run` evaluated"});
     std::error_code ec;
@@ -253,6 +256,19 @@ json retrain_run(const PipelineConfig& config, const Context& ctx, const Retrain
   }
   const std::string serving = *reg.serving();
   const fs::path serving_dir = reg.version_dir(serving);
+  // A version promoted or rolled back to by hand may have been made on another clustering (a
+  // re-clustered cycle): new calls are then placed in that version's clusters, on its data.
+  for (const json& v : reg.list()) {
+    if (v.value("id", "") != serving) continue;
+    const json info = v.value("info", json::object());
+    const fs::path vc = info.value("clusters_dir", std::string()), vd = info.value("data", std::string());
+    std::error_code ec;
+    if (!vc.empty() && vc != clusters_dir && committed(vc) && committed(vd)) {
+      log_warn("retrain: " + serving + " serves the clusters of " + vc.string() + "; new calls are placed in those (data " + vd.string() + ")");
+      clusters_dir = vc, data = vd;
+      st["clusters_dir"] = vc.string(), st["data"] = vd.string();
+    }
+  }
 
   const int64_t n = st.value("completed", int64_t{0}) + 1;
   const fs::path C = R / cycle_name(n);
@@ -261,7 +277,7 @@ json retrain_run(const PipelineConfig& config, const Context& ctx, const Retrain
   log_info("retrain: cycle " + std::to_string(n) + " in " + C.string() + " (serving " + serving + ")");
 
   // Ends the cycle: the report, the collect state and the data become the next cycle's start.
-  auto finish = [&](const std::string& outcome, const std::string& why, const fs::path& new_data) {
+  auto finish = [&](const std::string& outcome, const std::string& why, const fs::path& new_data, const fs::path& new_clusters = {}) {
     report["outcome"] = outcome;
     report["why"] = why;
     report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -272,11 +288,15 @@ json retrain_run(const PipelineConfig& config, const Context& ctx, const Retrain
     json next = st;
     next["completed"] = n;
     next["data"] = new_data.string();
+    if (!new_clusters.empty()) next["clusters_dir"] = new_clusters.string();
     next["last"] = {{"cycle", n}, {"outcome", outcome}, {"why", why}};
     write_file_atomic(R / "state.json", next.dump(2) + "\n");
     // Intermediate datasets go; the report and the data the next cycle starts from stay.
-    for (const char* d : {"collect", "scrub", "new", "assigned", "outliers", "eval-serving.tmp"}) fs::remove_all(C / d, ec);
-    if (new_data != data && data.parent_path().parent_path() == R) fs::remove_all(data, ec);  // an earlier cycle's data
+    for (const char* d : {"collect", "scrub", "new", "assigned", "outliers", "all", "cluster"}) fs::remove_all(C / d, ec);
+    if (new_data != C / "data") fs::remove_all(C / "data", ec);
+    // An earlier cycle's data, unless it still holds the clustering new calls are placed in.
+    if (new_data != data && data.parent_path().parent_path() == R && fs::path(next["clusters_dir"].get<std::string>()) != data)
+      fs::remove_all(data, ec);
     std::vector<std::string> pruned = reg.prune(rc.keep_versions, Actor{o.who, "retrain.keep_versions is " + std::to_string(rc.keep_versions)});
     if (!pruned.empty()) report["pruned"] = pruned;
     log_info("retrain: cycle " + std::to_string(n) + ": " + outcome + " (" + why + ")");
@@ -336,17 +356,108 @@ json retrain_run(const PipelineConfig& config, const Context& ctx, const Retrain
   if (!committed(C / "assigned")) cluster_assign(config, StageIO{{(C / "new").string()}, (C / "assigned").string()}, clusters_dir.string(), ctx);
   json assignment = read_json(C / "assigned" / "assignment.json");
   json drift = measure_drift(config, assignment, C / "assigned", C, ro, ctx);
+  const bool recluster = drift["drift"].get<bool>() && rc.recluster == "auto";
   if (drift["drift"].get<bool>()) {
     drift["action"] = rc.recluster == "never" ? "none (retrain.recluster: never)"
-                                              : "re-clustering proposed: run `slmify run PIPELINE --from cluster --force` to find the tasks again";
-    if (rc.recluster == "auto")
-      drift["action"] = "re-clustering is not automatic in this version; proposed: run `slmify run PIPELINE --from cluster --force`";
+                      : recluster             ? "re-clustering every call (retrain.recluster: auto)"
+                                              : "re-clustering proposed (retrain.recluster: propose): run `slmify retrain PIPELINE --recluster auto`, "
+                                                "or `slmify run PIPELINE --from cluster --force` to start over";
     for (const json& r : drift["reasons"]) log_warn("retrain: drift: " + r.get<std::string>());
   }
   report["drift"] = drift;
 
   // 6. The data grows by the new calls; held-out calls of earlier cycles stay held out.
-  if (!committed(C / "data")) merge_data(config, data, C / "assigned", clusters_dir, C / "data", ro);
+  if (!committed(C / "data")) write_data(config, {data, C / "assigned"}, clusters_dir, C / "data", ro);
+
+  // 6b. retrain.recluster: auto, on drift: every call so far clustered afresh, new clusters and
+  // splits (a call held out before stays held out, one trained on stays in training), select and
+  // fine-tune from scratch, and the new version judged as a whole (cluster ids changed, so there
+  // is no per-cluster comparison): promoted when it moves a larger share of calls to small models.
+  if (recluster) {
+    std::map<std::string, std::string> prior;
+    {
+      DatasetReader r(data, ro);
+      json rec;
+      while (r.next(rec)) prior[rec.value("id", std::string())] = rec.contains("ann") ? rec["ann"].value("split", std::string("train")) : "train";
+    }
+    if (!committed(C / "all")) {
+      WriterOptions wo;
+      stage_writer_options(config, "retrain", "retrain", wo);
+      wo.file_mode = 0600;
+      for (const fs::path& src : {data, C / "new"}) wo.inputs.push_back(DatasetReader(src, ro).input_ref());
+      DatasetWriter w(C / "all", wo);
+      json rec;
+      for (const fs::path& src : {data, C / "new"}) {
+        DatasetReader r(src, ro);
+        while (r.next(rec)) {
+          if (rec.contains("ann")) rec["ann"].erase("cluster"), rec["ann"].erase("split");
+          w.write(rec);
+        }
+      }
+      w.commit();
+    }
+    if (!committed(C / "cluster")) o.cluster(config, StageIO{{(C / "all").string()}, (C / "cluster").string()}, ctx);
+    if (!committed(C / "redata"))
+      write_data(config, {C / "cluster"}, C / "cluster", C / "redata", ro, [&](json& rec) {
+        auto it = prior.find(rec.value("id", std::string()));
+        if (it != prior.end()) rec["ann"]["split"] = it->second;
+        return true;
+      });
+    const json cj = read_json(C / "redata" / "clusters.json");
+    StageIO fio{{(C / "redata").string()}, (C / "finetune").string()};
+    if (committed(W / "select") && o.select) {
+      if (!committed(C / "select")) o.select(config, StageIO{{(C / "redata").string()}, (C / "select").string()}, ctx);
+      fio.inputs.push_back((C / "select" / "plan.yaml").string());
+    }
+    PipelineConfig nc = config;
+    nc.finetune.init_from.clear();
+    nc.finetune.clusters.clear();
+    if (!committed(C / "finetune")) {
+      try {
+        o.finetune(nc, fio, ctx);
+      } catch (const Error& e) {
+        if (e.code() != ExitCode::nothing_to_do) throw;
+        return finish("kept", "after re-clustering no cluster could be trained (see the warnings above)", C / "data");
+      }
+    }
+    if (!committed(C / "eval-new")) o.eval(config, StageIO{{(C / "redata").string(), (C / "finetune").string()}, (C / "eval-new").string()}, ctx);
+    // The serving version on the same grown traffic, in its own clusters (the new task's calls are
+    // outliers there and stay on the LLM): both shares are over the same calls.
+    if (!committed(C / "eval-serving")) o.eval(config, StageIO{{(C / "data").string(), serving_dir.string()}, (C / "eval-serving").string()}, ctx);
+    const json rn = read_json(C / "eval-new" / "report.json"), rs = read_json(C / "eval-serving" / "report.json");
+    const double serving_share = rs["totals"].value("share_calls", 0.0), new_share = rn["totals"].value("share_calls", 0.0);
+    const bool better = new_share > serving_share && new_share - serving_share >= rc.promote_margin;
+    report["recluster"] = {{"clusters", cj.value("clusters", json::array()).size()}, {"k", cj.value("k", json(nullptr))},
+                           {"replaceable_share", new_share}, {"serving_replaceable_share", serving_share}, {"promote", better}};
+    json registered;
+    if (fs::exists(C / "registered.json")) registered = read_json(C / "registered.json");
+    if (registered.is_null()) {
+      const std::string id = reg.next_id();
+      json adapters = read_json(C / "finetune" / "adapters.json");
+      json router = read_json(C / "eval-new" / "router" / "router.json");
+      std::map<std::string, fs::path> dirs;
+      for (json& a : adapters["adapters"]) a["trained_in_cycle"] = n, dirs[a.value("dir", "")] = C / "finetune" / a.value("dir", "");
+      point_router(router, reg.version_dir(id));
+      auto entries = version_entries(adapters, dirs, router, C / "eval-new" / "router", C / "eval-new" / "report.json", C / "version.tmp");
+      json info = version_info(n, "retrain, re-clustered", rn,
+                               {{"reclustered", true}, {"data", (C / "redata").string()}, {"clusters_dir", (C / "redata").string()}});
+      char b[160];
+      std::snprintf(b, sizeof b, "cycle %lld re-clustered into %zu tasks: %.1f%% of calls move to small models (serving %s: %.1f%%)",
+                    static_cast<long long>(n), cj.value("clusters", json::array()).size(), 100 * new_share, serving.c_str(), 100 * serving_share);
+      reg.add(entries, info, Actor{o.who, b});
+      registered = {{"version", id}, {"promote", better}, {"why", b}};
+      write_file_atomic(C / "registered.json", registered.dump() + "\n");
+      std::error_code ec;
+      fs::remove_all(C / "version.tmp", ec);
+    }
+    const std::string vid = registered["version"].get<std::string>();
+    report["registered"] = vid;
+    if (!registered["promote"].get<bool>())
+      return finish("kept", registered["why"].get<std::string>() + "; not better by retrain.promote_margin, " + vid + " is registered as a candidate",
+                    C / "data");
+    if (reg.serving() != vid) reg.promote(vid, Actor{o.who, registered["why"].get<std::string>()});
+    return finish("promoted", registered["why"].get<std::string>() + "; " + vid + " now serves", C / "redata", C / "redata");
+  }
   std::map<int64_t, int64_t> fresh;
   {
     DatasetReader r(C / "assigned", ro);
@@ -459,7 +570,21 @@ json retrain_run(const PipelineConfig& config, const Context& ctx, const Retrain
     }
     point_router(router, vdir);
     auto entries = version_entries(adapters, dirs, router, C / "eval-serving" / "router", C / "eval-new" / "report.json", C / "version.tmp");
-    json info = version_info(n, "retrain", rs, {{"promoted_clusters", json(promoted)}, {"new_adapters", json(take_new)}});
+    // What the version moves: the serving report's rows, with the new rows of the clusters it takes new.
+    json composed = rs;
+    double moved = 0, all = 0;
+    json on_slm = json::array();
+    for (json& row : composed["clusters"]) {
+      const int64_t cid = row.value("id", int64_t{-99});
+      if (take_new.count(cid))
+        for (const json& nr : rn.value("clusters", json::array()))
+          if (nr.value("id", int64_t{-99}) == cid) row = nr;
+      all += row.value("calls", 0.0);
+      if (row.value("replaceable", false)) moved += row.value("calls", 0.0), on_slm.push_back(cid);
+    }
+    json info = version_info(n, "retrain", rs, {{"promoted_clusters", json(promoted)}, {"new_adapters", json(take_new)},
+                                                {"data", (C / "data").string()}, {"clusters_dir", clusters_dir.string()},
+                                                {"replaceable_share", all > 0 ? moved / all : 0.0}, {"clusters_on_slm", on_slm}});
     // The share of calls the version moves: the serving report's, with promoted clusters' rows from the new one.
     const std::string why = promoted.empty() ? "challenger of cycle " + std::to_string(n) + ": no new adapter beat the serving one"
                                              : "cycle " + std::to_string(n) + ": " + std::to_string(promoted.size()) + " adapter(s) better than " + serving;

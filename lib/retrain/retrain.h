@@ -22,7 +22,7 @@ struct RetrainOptions {
   double lock_wait_s = 0;
   std::string who;  ///< recorded in the registry log (empty: from the environment)
   /// The stages a cycle uses; the CLI passes the real ones (tests may pass their own).
-  RetrainStageFn collect, scrub, finetune, eval, cluster;
+  RetrainStageFn collect, scrub, cluster, select, finetune, eval;
 };
 
 /// Runs one cycle. Returns the cycle report (also written to WORK/retrain/cycle-NNNN/report.json)

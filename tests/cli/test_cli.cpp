@@ -1,11 +1,13 @@
 // The slmify command line, run as a real process (SLMIFY_BINARY): exit codes of docs/cli.md,
-// error messages, --print-config, `run --dry-run` and the dataset tools end to end.
+// error messages, --print-config, `run` (plan, up-to-date skips, --from/--force, the lock) and the
+// dataset tools end to end.
 // Each start of the binary costs about 0.7 s (it links libtorch), so tests that start it more than
 // once are tagged [slow].
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,8 +170,8 @@ TEST_CASE("slmify --help lists the subcommands in pipeline order", "[cli]") {
     words >> name;
     listed.push_back(name);
   }
-  CHECK(listed == std::vector<std::string>{"collect", "scrub", "cluster", "select", "finetune", "merge", "retrain", "eval", "route",
-                                           "run", "dataset", "generate", "model", "config"});
+  CHECK(listed == std::vector<std::string>{"collect", "scrub", "cluster", "select", "finetune", "pretrain", "merge", "retrain", "registry",
+                                           "eval", "route", "run", "dataset", "generate", "model", "config"});
 }
 
 TEST_CASE("slmify without a subcommand is a usage error", "[cli]") {
@@ -181,7 +183,8 @@ TEST_CASE("slmify without a subcommand is a usage error", "[cli]") {
 TEST_CASE("every subcommand's --help exits 0", "[cli][slow]") {
   const std::vector<std::vector<std::string>> commands = {
       {"collect"},          {"scrub"},           {"cluster"},          {"select"},          {"finetune"}, {"merge"},
-      {"retrain"},          {"eval"},            {"run"},              {"dataset"},         {"model"},
+      {"retrain"},          {"eval"},            {"run"},              {"dataset"},         {"model"},       {"pretrain"},
+      {"registry"},         {"registry", "list"}, {"registry", "promote"}, {"registry", "rollback"}, {"registry", "log"},
       {"config"},           {"dataset", "inspect"}, {"dataset", "head"}, {"dataset", "validate"},
       {"dataset", "export"}, {"dataset", "import"}, {"model", "backend"}, {"model", "info"}, {"model", "init"},
       {"config", "validate"}, {"config", "show"}, {"config", "reference"}};
@@ -195,7 +198,7 @@ TEST_CASE("every subcommand's --help exits 0", "[cli][slow]") {
     CHECK_THAT(r.out, Catch::Contains("Usage:"));
     CHECK_THAT(r.out, Catch::Contains(args[args.size() - 2]));
     // A stage command offers one flag per settable key of its config section.
-    if (args.size() == 2 && args[0] != "run" && args[0] != "dataset" && args[0] != "model" && args[0] != "config" && args[0] != "merge") {
+    if (args.size() == 2 && args[0] != "run" && args[0] != "dataset" && args[0] != "model" && args[0] != "config" && args[0] != "merge" && args[0] != "registry") {
       auto flags = slmify::config_section_flags(args[0]);
       CHECK_FALSE(flags.empty());
       for (const slmify::ConfigKey& k : flags) {
@@ -208,13 +211,13 @@ TEST_CASE("every subcommand's --help exits 0", "[cli][slow]") {
 
 // ---- stage subcommands --------------------------------------------------------------------------
 
-TEST_CASE("an unbuilt stage exits 6 and says so", "[cli]") {
+TEST_CASE("retrain before the pipeline has run exits 2 and says what to run", "[cli]") {
   CliTempDir tmp;
   write_file(tmp.path / "pipeline.yaml", "version: 1\nworkdir: " + (tmp.path / "run").string() + "\n");
-  Result r = run_slmify({"retrain", (tmp.path / "pipeline.yaml").string()}, tmp.path);  // retrain is the last stage to land
+  Result r = run_slmify({"retrain", (tmp.path / "pipeline.yaml").string()}, tmp.path);
   INFO(r);
-  CHECK(r.rc == 6);
-  CHECK_THAT(r.err, Catch::Contains("not built"));
+  CHECK(r.rc == 2);
+  CHECK_THAT(r.err, Catch::Contains("run `slmify run PIPELINE` first"));
   CHECK_THAT(r.err, Catch::Contains("hint:"));
   CHECK_FALSE(fs::exists(tmp.path / "run"));
 }
@@ -370,15 +373,158 @@ TEST_CASE("run of a missing pipeline file exits 2", "[cli]") {
   CHECK_THAT(r.err, Catch::Contains("missing.yaml"));
 }
 
-TEST_CASE("run without --dry-run exits 6 until the pipeline is built", "[cli]") {
+namespace {
+
+// A pipeline of the torch-free stages (collect, scrub, cluster) over a small generated log of two
+// kinds of calls, in DIR/p.yaml with its work directory at DIR/w.
+fs::path write_small_pipeline(const fs::path& dir) {
+  std::string log;
+  for (int i = 0; i < 24; ++i) {
+    const bool review = i % 2 == 0;
+    const std::string n = std::to_string(i);
+    json system = {{"role", "system"},
+                   {"content", review ? "You classify the sentiment of a product review as positive or negative."
+                                      : "You translate the user's sentence into French."}};
+    json user = {{"role", "user"},
+                 {"content", review ? "Review " + n + ": the boots arrived after " + n + " days but fit well."
+                                    : "Sentence " + n + ": where is platform " + n + " of the train station?"}};
+    json reply = {{"index", 0},
+                  {"message", {{"role", "assistant"}, {"content", review ? "positive" : "Où est le quai " + n + " de la gare ?"}}},
+                  {"finish_reason", "stop"}};
+    json line = {{"request", {{"model", "gpt-4o-mini"}, {"messages", json::array({system, user})}}},
+                 {"response", {{"id", "chatcmpl-" + n}, {"object", "chat.completion"}, {"choices", json::array({reply})}}}};
+    log += line.dump() + "\n";
+  }
+  write_file(dir / "logs" / "calls.jsonl", log);
+  write_file(dir / "p.yaml",
+             "name: small\nworkdir: w\nstages: [collect, scrub, cluster]\n"
+             "collect:\n  inputs: [logs]\n"
+             "scrub:\n  replacement: mask\n  dedup: none\n"
+             "cluster:\n  k: 2\n  min_cluster_size: 2\n  dim: 8\n  hash_bits: 12\n");
+  return dir / "p.yaml";
+}
+
+// "collect:run scrub:skip ..." from a plan or a summary printed with --json.
+std::string actions_of(const json& j) {
+  std::string out;
+  for (const json& s : j["stages"]) out += (out.empty() ? "" : " ") + s["stage"].get<std::string>() + ":" + s["action"].get<std::string>();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("run plans, runs the torch-free stages, skips them when up to date and reruns from a stage", "[cli][slow]") {
   CliTempDir tmp;
-  fs::path f = tmp.path / "p.yaml";
-  write_file(f, "workdir: w\n");
-  Result r = run_slmify({"run", f.string()}, tmp.path);
-  INFO(r);
-  CHECK(r.rc == 6);
-  CHECK_THAT(r.err, Catch::Contains("not built"));
+  const fs::path f = write_small_pipeline(tmp.path);
+  const fs::path w = tmp.path / "w";
+
+  Result plan = run_slmify({"run", f.string(), "--dry-run", "--json"}, tmp.path);
+  INFO(plan);
+  REQUIRE(plan.rc == 0);
+  json p = json::parse(plan.out);
+  CHECK(actions_of(p) == "collect:run scrub:run cluster:run");
+  CHECK(p["stages"][0]["reason"] == "no output yet");
+  CHECK(p["stages"][0]["inputs"] == json::array({(tmp.path / "logs").string()}));
+  CHECK_FALSE(fs::exists(w / "collect"));  // a dry run writes nothing
+
+  Result run = run_slmify({"run", f.string(), "--json"}, tmp.path);
+  INFO(run);
+  REQUIRE(run.rc == 0);
+  json s = json::parse(run.out);
+  CHECK(actions_of(s) == "collect:run scrub:run cluster:run");
+  CHECK(s["pipeline"] == "small");
+  CHECK(s["stages"][0]["result"]["out"] == 24);
+  CHECK(s["stages"][1]["figures"] == "24 in, 24 out, 0 dropped, 0 quarantined");
+  for (const char* stage : {"collect", "scrub", "cluster"}) CHECK(fs::exists(w / stage / "manifest.json"));
+  const std::string collect_manifest = slurp(w / "collect" / "manifest.json");
+
+  Result again = run_slmify({"run", f.string()}, tmp.path);
+  INFO(again);
+  REQUIRE(again.rc == 0);
+  CHECK_THAT(again.out, Catch::StartsWith("pipeline small in " + w.string() + "\n"));
+  const std::vector<std::string> lines = lines_of(again.out);
+  for (const char* stage : {"collect", "scrub", "cluster"}) {
+    INFO("stage " << stage);
+    CHECK(std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {
+      return l.rfind(std::string("  ") + stage + " ", 0) == 0 && l.find(" skip ") != std::string::npos;
+    }));
+  }
+
+  Result dry = run_slmify({"run", f.string(), "--dry-run", "--json"}, tmp.path);
+  INFO(dry);
+  REQUIRE(dry.rc == 0);
+  json d = json::parse(dry.out);
+  CHECK(actions_of(d) == "collect:skip scrub:skip cluster:skip");
+  for (const json& st : d["stages"]) CHECK(st["reason"] == "up to date");
+
+  Result from = run_slmify({"run", f.string(), "--from", "scrub", "--force", "--json"}, tmp.path);
+  INFO(from);
+  REQUIRE(from.rc == 0);
+  json fr = json::parse(from.out);
+  CHECK(actions_of(fr) == "scrub:run cluster:run");
+  for (const json& st : fr["stages"]) CHECK(st["reason"] == "--force");
+  CHECK(slurp(w / "collect" / "manifest.json") == collect_manifest);  // collect was not touched
+
+  Result after = run_slmify({"run", f.string(), "--dry-run", "--json"}, tmp.path);
+  INFO(after);
+  REQUIRE(after.rc == 0);
+  CHECK(actions_of(json::parse(after.out)) == "collect:skip scrub:skip cluster:skip");
+
+  // A changed key of cluster makes only cluster out of date.
+  write_file(f, slurp(f) + "  seed: 3\n");
+  Result changed = run_slmify({"run", f.string(), "--dry-run", "--json"}, tmp.path);
+  INFO(changed);
+  REQUIRE(changed.rc == 0);
+  json c = json::parse(changed.out);
+  CHECK(actions_of(c) == "collect:skip scrub:skip cluster:run");
+  CHECK(c["stages"][2]["reason"] == "config changed");
+
+  Result bad = run_slmify({"run", f.string(), "--from", "select"}, tmp.path);
+  INFO(bad);
+  CHECK(bad.rc == 2);
+  CHECK_THAT(bad.err, Catch::Contains("--from select") && Catch::Contains("collect, scrub, cluster"));
+}
+
+TEST_CASE("run exits 8 while another process holds the work directory's lock, and --wait waits for it", "[cli][slow]") {
+  CliTempDir tmp;
+  const fs::path f = write_small_pipeline(tmp.path);
+  const fs::path lock = tmp.path / "w" / ".slmify.lock";
+  fs::create_directories(lock.parent_path());
+  int ready[2], go[2];
+  REQUIRE(pipe(ready) == 0);
+  REQUIRE(pipe(go) == 0);
+  pid_t holder = fork();
+  REQUIRE(holder >= 0);
+  if (holder == 0) {  // holds the lock as flock(1) would, until told to let go
+    int fd = open(lock.c_str(), O_RDWR | O_CREAT, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) _exit(90);
+    char c = 'x';
+    if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1) _exit(91);
+    usleep(500 * 1000);
+    _exit(0);  // the kernel releases the lock
+  }
+  char c;
+  REQUIRE(read(ready[0], &c, 1) == 1);
+
+  Result busy = run_slmify({"run", f.string()}, tmp.path);
+  INFO(busy);
+  CHECK(busy.rc == 8);
+  CHECK_THAT(busy.err, Catch::Contains("is in use by"));
   CHECK_FALSE(fs::exists(tmp.path / "w" / "collect"));
+
+  Result dry = run_slmify({"run", f.string(), "--dry-run"}, tmp.path);  // a dry run takes no lock
+  INFO(dry);
+  CHECK(dry.rc == 0);
+
+  REQUIRE(write(go[1], "x", 1) == 1);
+  Result waited = run_slmify({"run", f.string(), "--wait", "60", "--json"}, tmp.path);
+  INFO(waited);
+  CHECK(waited.rc == 0);
+  int status = 0;
+  while (waitpid(holder, &status, 0) < 0) REQUIRE(errno == EINTR);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  for (int fd : {ready[0], ready[1], go[0], go[1]}) close(fd);
+  if (waited.rc == 0) CHECK(actions_of(json::parse(waited.out)) == "collect:run scrub:run cluster:run");
 }
 
 // ---- config -------------------------------------------------------------------------------------

@@ -170,3 +170,71 @@ TEST_CASE("retrain end to end: promote on growing data, nothing new, kept, rollb
   CHECK(log.back()["who"] == "tester");
   CHECK(log.back()["reason"] == "test rollback");
 }
+
+// A base pre-trained on the first task's calls (the pretrain stage) answers it already; the new
+// task needs the re-clustered version's own adapter, so only that version moves its calls.
+TEST_CASE("retrain with recluster auto: a new task gets its own cluster and adapter, and the version is promoted", "[retrain][torch][slow]") {
+  TempDir tmp;
+  const std::string d = tmp.path().string();
+  std::mt19937_64 rng(7);
+  fs::create_directories(tmp / "logs");
+  append(tmp / "logs" / "calls.jsonl", intake_lines(rng, 0, 100));
+  slmify_test::write_bytes(tmp / "pipeline.yaml",
+                           "version: 1\nname: recluster-test\nworkdir: work\n"
+                           "stages: [collect, scrub, cluster, pretrain, select, finetune, eval]\n"
+                           "pretrain:\n  max_steps: 150\n  max_length: 128\n  batch_size: 8\n  device: cpu\n"
+                           "collect:\n  inputs: [logs]\n"
+                           "scrub:\n  dedup: none\n  replacement: mask\n"
+                           "cluster:\n  k: 1\n  min_cluster_size: 10\n  dim: 16\n  outlier_quantile: 0.95\n"
+                           "select:\n  model_paths: [work/pretrain]\n  probe: false\n  min_cluster_calls: 10\n  context_headroom: 1.0\n"
+                           "finetune:\n  device: cpu\n  dtype: fp32\n  lr: 0.01\n  max_steps: 2\n  batch_size: 8\n  eval_every: 100\n  lora_dropout: 0\n  multi_adapter: true\n"
+                           "eval:\n  device: cpu\n  max_new_tokens: 24\n  batch_size: 16\n  compare_base: false\n"
+                           "retrain:\n  min_new_calls: 20\n  promote_margin: 0.05\n  drift_outlier_share: 0.2\n  recluster: auto\n");
+  const std::string pipeline = d + "/pipeline.yaml";
+  slmify_cli("run " + pipeline + " -q", 0);
+  std::set<std::string> held;
+  {
+    DatasetReader r(tmp / "work" / "cluster");
+    json rec;
+    while (r.next(rec))
+      if (rec["ann"]["split"] == "eval") held.insert(rec["id"]);
+  }
+
+  // A new task in the same words (the tiny tokenizer was trained on the first task's calls): routing
+  // invoice questions, always to the billing queue, which the base never answers.
+  static const char* items[] = {"jacket", "tent", "boots", "charger", "screen", "parcel", "invoice", "battery"};
+  std::string lines;
+  for (int i = 0; i < 60; ++i)
+    lines += log_line("Route the invoice question to a queue. Reply with one JSON object.",
+                      "Invoice " + std::to_string(5000 + i) + " for my " + items[rng() % 8] + " is wrong",
+                      R"({"status": "received", "queue": "billing"})", 200000 + i)
+                 .dump() +
+             "\n";
+  append(tmp / "logs" / "calls.jsonl", intake_lines(rng, 100, 40) + lines);
+  slmify_test::CommandResult c1 = slmify_cli("retrain " + pipeline + " --json --set cluster.k=2 --set finetune.max_steps=60", 0);
+  json r1 = report_of(c1.out);
+  INFO(r1.dump(1));
+  CHECK(r1["outcome"] == "promoted");
+  CHECK(r1["drift"]["drift"] == true);
+  REQUIRE(r1.contains("recluster"));
+  CHECK(r1["recluster"]["clusters"] == 2);
+  CHECK(r1["recluster"]["replaceable_share"].get<double>() > r1["recluster"]["serving_replaceable_share"].get<double>());
+  json adapters = json::parse(read_file(tmp / "work" / "registry" / "serving" / "adapters.json"));
+  CHECK(adapters["adapters"].size() == 2);
+  json router = json::parse(read_file(tmp / "work" / "registry" / "serving" / "router" / "router.json"));
+  int on_slm = 0;
+  for (const json& c : router["clusters"]) on_slm += c.value("route", "") == "slm";
+  CHECK(on_slm == 2);
+  // Held out for ever, also across a re-clustering; and the next cycle places calls in the new clusters.
+  json state = json::parse(read_file(tmp / "work" / "retrain" / "state.json"));
+  CHECK(state["clusters_dir"].get<std::string>().find("cycle-0001/redata") != std::string::npos);
+  DatasetReader r(state["data"].get<std::string>());
+  json rec;
+  size_t seen = 0;
+  while (r.next(rec))
+    if (held.count(rec["id"])) {
+      CHECK(rec["ann"]["split"] == "eval");
+      ++seen;
+    }
+  CHECK(seen == held.size());
+}
