@@ -57,7 +57,8 @@ void print_list(const Registry& reg) {
     const json info = v.value("info", json::object()).is_object() ? v["info"] : json::object();
     auto field = [&](const char* key) { return info.contains(key) ? info[key] : json(nullptr); };
     std::vector<std::string> cells = {v["id"].get<std::string>(), v.value("created", std::string("-")), v["status"].get<std::string>(), text_of(field("cycle")),
-                                      percent(field("replaceable_share")), text_of(field("clusters_on_slm")),
+                                      percent(field("replaceable_share")),
+                                      field("clusters_on_slm").is_array() ? std::to_string(field("clusters_on_slm").size()) : text_of(field("clusters_on_slm")),
                                       v.contains("problem") ? "damaged: " + v["problem"].get<std::string>() : text_of(field("reason"))};
     for (size_t i = 0; i < cols.size(); ++i) std::cout << pad(cells[i], cols[i].second);
     std::cout << "\n";

@@ -249,7 +249,8 @@ json retrain_run(const PipelineConfig& config, const Context& ctx, const Retrain
     auto entries = version_entries(adapters, dirs, router, ev / "router", ev / "report.json", R / "bootstrap.tmp");
     json info = version_info(0, "slmify run", read_json(ev / "report.json"),
                              {{"data", (W / "cluster").string()}, {"clusters_dir", (W / "cluster").string()}});
-    reg.add(entries, info, Actor{o.who, "the adapters and router of `slmify run`"});
+    info["reason"] = "the adapters and router of `slmify run`";
+    reg.add(entries, info, Actor{o.who, info["reason"]});
     reg.promote(id, Actor{o.who, "initial version: what `slmify run` evaluated"});
     std::error_code ec;
     fs::remove_all(R / "bootstrap.tmp", ec);
@@ -444,6 +445,7 @@ json retrain_run(const PipelineConfig& config, const Context& ctx, const Retrain
       char b[160];
       std::snprintf(b, sizeof b, "cycle %lld re-clustered into %zu tasks: %.1f%% of calls move to small models (serving %s: %.1f%%)",
                     static_cast<long long>(n), cj.value("clusters", json::array()).size(), 100 * new_share, serving.c_str(), 100 * serving_share);
+      info["reason"] = b;
       reg.add(entries, info, Actor{o.who, b});
       registered = {{"version", id}, {"promote", better}, {"why", b}};
       write_file_atomic(C / "registered.json", registered.dump() + "\n");
@@ -588,6 +590,7 @@ json retrain_run(const PipelineConfig& config, const Context& ctx, const Retrain
     // The share of calls the version moves: the serving report's, with promoted clusters' rows from the new one.
     const std::string why = promoted.empty() ? "challenger of cycle " + std::to_string(n) + ": no new adapter beat the serving one"
                                              : "cycle " + std::to_string(n) + ": " + std::to_string(promoted.size()) + " adapter(s) better than " + serving;
+    info["reason"] = why;
     reg.add(entries, info, Actor{o.who, why});
     registered = {{"version", id}, {"promote", !promoted.empty()}, {"why", why}};
     write_file_atomic(C / "registered.json", registered.dump() + "\n");

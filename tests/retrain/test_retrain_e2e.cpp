@@ -1,12 +1,13 @@
 // retrain end to end through the command line, with real training on the CPU: `slmify run` on
 // logs of one learnable task (a deliberately under-trained adapter serves), then cycles of
 // `slmify retrain` as the logs grow:
-//   cycle 1 folds in new calls plus a task never seen before, reports the drift, retrains with
-//           more steps from the serving adapter and promotes (exit 0);
-//   cycle 2 finds nothing new in the logs (exit 5) and changes nothing;
-//   cycle 3 has new calls but a learning rate of 0, so the challenger equals the serving adapter
+//   cycle 1 has new calls but a learning rate of 0, so the challenger equals the serving adapter
 //           and is kept (exit 7);
-// then `registry rollback` returns to the first version. [torch][slow].
+//   cycle 2 folds in more calls plus a task never seen before, reports the drift, retrains with
+//           more steps from the serving adapter and promotes (exit 0);
+//   cycle 3 finds nothing new in the logs (exit 5) and changes nothing;
+// then `registry rollback` returns to the first version. A second case re-clusters on drift
+// (retrain.recluster: auto). [torch][slow].
 #include <catch2/catch.hpp>
 #include <map>
 #include <random>
@@ -78,7 +79,7 @@ void append(const fs::path& p, const std::string& s) {
 
 }  // namespace
 
-TEST_CASE("retrain end to end: promote on growing data, nothing new, kept, rollback", "[retrain][torch][slow]") {
+TEST_CASE("retrain end to end: kept, promoted on growing data, nothing new, rollback", "[retrain][torch][slow]") {
   TempDir tmp;
   const std::string d = tmp.path().string();
   std::mt19937_64 rng(5);
@@ -95,34 +96,13 @@ TEST_CASE("retrain end to end: promote on growing data, nothing new, kept, rollb
                            "select:\n  model_paths: [model]\n  probe: false\n  min_cluster_calls: 10\n  context_headroom: 1.0\n"
                            "finetune:\n  device: cpu\n  dtype: fp32\n  lr: 0.005\n  max_steps: 2\n  batch_size: 8\n  eval_every: 100\n  lora_dropout: 0\n"
                            "eval:\n  device: cpu\n  max_new_tokens: 24\n  batch_size: 16\n  compare_base: false\n"
-                           "retrain:\n  min_new_calls: 20\n  promote_margin: 0.05\n  drift_outlier_share: 0.2\n");
+                           "retrain:\n  min_new_calls: 20\n  promote_margin: 0.05\n  drift_outlier_share: 0.2\n  drift_share_change: 0.3\n");
   const std::string pipeline = d + "/pipeline.yaml";
   slmify_cli("run " + pipeline + " -q", 0);
   json first = json::parse(read_file(tmp / "work" / "eval" / "report.json"));
   INFO(first["clusters"].dump(1));
 
-  // Cycle 1: 80 new calls of the known task and 40 of a new one; retrain with enough steps.
-  append(tmp / "logs" / "calls.jsonl", intake_lines(rng, 120, 80) + new_task_lines(rng, 0, 40));
-  slmify_test::CommandResult c1 = slmify_cli("retrain " + pipeline + " --json --by test --set finetune.max_steps=40", 0);
-  json r1 = report_of(c1.out);
-  INFO(r1.dump(1));
-  CHECK(r1["outcome"] == "promoted");
-  CHECK(r1["new_calls"] == 120);
-  CHECK(r1["drift"]["drift"] == true);
-  CHECK(r1["drift"]["outlier_share"].get<double>() >= 0.3);
-  bool new_task = false;
-  for (const json& g : r1["drift"]["outlier_groups"]) new_task = new_task || (g["new_task"] == true && g["calls"].get<int>() >= 30);
-  CHECK(new_task);
-  REQUIRE(r1["comparison"].size() == 1);
-  CHECK(r1["comparison"][0]["promote"] == true);
-  CHECK(r1["comparison"][0]["new"]["value"].get<double>() >= r1["comparison"][0]["serving"]["value"].get<double>() + 0.05);
-  CHECK(r1["serving_after"] == "v0002");
-  // The promoted version is complete: its files match its manifest and its router serves from it.
-  json router = json::parse(read_file(tmp / "work" / "registry" / "serving" / "router" / "router.json"));
-  for (const json& c : router["clusters"])
-    if (c.contains("adapter_dir")) CHECK(fs::exists(fs::path(c["adapter_dir"].get<std::string>()) / "adapter_model.safetensors"));
-  CHECK(fs::canonical(tmp / "work" / "registry" / "serving") == fs::canonical(tmp / "work" / "registry" / "versions" / "v0002"));
-  // Held out for ever: every call held out in the first data is still held out.
+  // Held out for ever: every call held out in the first data stays held out in every cycle.
   std::set<std::string> held;
   {
     DatasetReader r(tmp / "work" / "cluster");
@@ -130,8 +110,8 @@ TEST_CASE("retrain end to end: promote on growing data, nothing new, kept, rollb
     while (r.next(rec))
       if (rec["ann"]["split"] == "eval") held.insert(rec["id"]);
   }
-  {
-    DatasetReader r(tmp / "work" / "retrain" / "cycle-0001" / "data");
+  auto check_held = [&](const fs::path& data) {
+    DatasetReader r(data);
     json rec;
     size_t seen = 0;
     while (r.next(rec))
@@ -140,21 +120,51 @@ TEST_CASE("retrain end to end: promote on growing data, nothing new, kept, rollb
         ++seen;
       }
     CHECK(seen == held.size());
-  }
+  };
 
-  // Cycle 2: nothing new; the registry does not change.
+  // Cycle 1: 40 new calls, but nothing learnt (lr 0): the challenger ties, it is registered as a
+  // candidate and the serving version stays (exit 7).
+  append(tmp / "logs" / "calls.jsonl", intake_lines(rng, 120, 40));
+  slmify_test::CommandResult c1 = slmify_cli("retrain " + pipeline + " --json --by test --set finetune.lr=0", 7);
+  json r1 = report_of(c1.out);
+  INFO(r1.dump(1));
+  CHECK(r1["outcome"] == "kept");
+  CHECK(r1["new_calls"] == 40);
+  CHECK(r1["drift"]["drift"] == false);
+  CHECK(r1["serving_after"] == "v0001");
+  CHECK(r1["registered"] == "v0002");
+  check_held(tmp / "work" / "retrain" / "cycle-0001" / "data");
+
+  // Cycle 2: 80 more calls of the known task and 40 of a new one; retrain with enough steps from
+  // the serving adapter: the drift is reported and the better adapter is promoted (exit 0).
+  append(tmp / "logs" / "calls.jsonl", intake_lines(rng, 160, 80) + new_task_lines(rng, 0, 40));
+  slmify_test::CommandResult c2 = slmify_cli("retrain " + pipeline + " --json --by test --set finetune.max_steps=40", 0);
+  json r2 = report_of(c2.out);
+  INFO(r2.dump(1));
+  CHECK(r2["outcome"] == "promoted");
+  CHECK(r2["new_calls"] == 120);
+  CHECK(r2["drift"]["drift"] == true);
+  CHECK(r2["drift"]["outlier_share"].get<double>() >= 0.3);
+  bool new_task = false;
+  for (const json& g : r2["drift"]["outlier_groups"]) new_task = new_task || (g["new_task"] == true && g["calls"].get<int>() >= 30);
+  CHECK(new_task);
+  REQUIRE(r2["comparison"].size() == 1);
+  CHECK(r2["comparison"][0]["promote"] == true);
+  CHECK(r2["comparison"][0]["new"]["value"].get<double>() >= r2["comparison"][0]["serving"]["value"].get<double>() + 0.05);
+  CHECK(r2["serving_after"] == "v0003");
+  // The promoted version is complete: its router serves from its own adapters.
+  json router = json::parse(read_file(tmp / "work" / "registry" / "serving" / "router" / "router.json"));
+  for (const json& c : router["clusters"])
+    if (c.contains("adapter_dir")) CHECK(fs::exists(fs::path(c["adapter_dir"].get<std::string>()) / "adapter_model.safetensors"));
+  CHECK(fs::canonical(tmp / "work" / "registry" / "serving") == fs::canonical(tmp / "work" / "registry" / "versions" / "v0003"));
+  check_held(tmp / "work" / "retrain" / "cycle-0002" / "data");
+
+  // Cycle 3: nothing new in the logs (exit 5); nothing changes.
   const std::string log_before = read_file(tmp / "work" / "registry" / "log.jsonl");
+  const std::string state_before = read_file(tmp / "work" / "retrain" / "state.json");
   slmify_cli("retrain " + pipeline + " -q", 5);
   CHECK(read_file(tmp / "work" / "registry" / "log.jsonl") == log_before);
-
-  // Cycle 3: new calls, but nothing learnt (lr 0): the challenger ties and the serving one stays.
-  append(tmp / "logs" / "calls.jsonl", intake_lines(rng, 200, 40));
-  slmify_test::CommandResult c3 = slmify_cli("retrain " + pipeline + " --json --set finetune.lr=0 --set finetune.max_steps=2", 7);
-  json r3 = report_of(c3.out);
-  INFO(r3.dump(1));
-  CHECK(r3["outcome"] == "kept");
-  CHECK(r3["serving_after"] == "v0002");
-  CHECK(r3["registered"] == "v0003");
+  CHECK(json::parse(read_file(tmp / "work" / "retrain" / "state.json"))["data"] == json::parse(state_before)["data"]);
 
   // Rollback returns to the first version, and the log says who, when and why.
   slmify_cli("registry rollback " + pipeline + " --reason 'test rollback' --by tester", 0);
@@ -162,8 +172,8 @@ TEST_CASE("retrain end to end: promote on growing data, nothing new, kept, rollb
   std::map<std::string, std::string> status;
   for (const json& v : list) status[v["id"]] = v["status"];
   CHECK(status["v0001"] == "serving");
-  CHECK(status["v0002"] == "retired");
-  CHECK(status["v0003"] == "candidate");
+  CHECK(status["v0002"] == "candidate");
+  CHECK(status["v0003"] == "retired");
   json log = json::parse(slmify_cli("registry log " + pipeline + " --json", 0).out);
   REQUIRE(!log.empty());
   CHECK(log.back()["action"] == "rollback");
