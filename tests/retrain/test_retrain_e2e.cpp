@@ -72,6 +72,29 @@ slmify_test::CommandResult slmify_cli(const std::string& args, int expect) {
 // The JSON report on stdout, without the log lines around it.
 json report_of(const std::string& out) { return json::parse(out.substr(out.find("{\n"), out.rfind("\n}") + 2 - out.find("{\n"))); }
 
+// The ids of the calls held out in a cluster dataset.
+std::set<std::string> held_out_ids(const fs::path& data) {
+  std::set<std::string> held;
+  DatasetReader r(data);
+  json rec;
+  while (r.next(rec))
+    if (rec["ann"]["split"] == "eval") held.insert(rec["id"]);
+  return held;
+}
+
+// Held out for ever: every call in `held` is in `data` and still held out there.
+void check_still_held_out(const fs::path& data, const std::set<std::string>& held) {
+  DatasetReader r(data);
+  json rec;
+  size_t seen = 0;
+  while (r.next(rec))
+    if (held.count(rec["id"])) {
+      CHECK(rec["ann"]["split"] == "eval");
+      ++seen;
+    }
+  CHECK(seen == held.size());
+}
+
 void append(const fs::path& p, const std::string& s) {
   std::string before = fs::exists(p) ? read_file(p) : std::string();
   slmify_test::write_bytes(p, before + s);
@@ -103,24 +126,8 @@ TEST_CASE("retrain end to end: kept, promoted on growing data, nothing new, roll
   INFO(first["clusters"].dump(1));
 
   // Held out for ever: every call held out in the first data stays held out in every cycle.
-  std::set<std::string> held;
-  {
-    DatasetReader r(tmp / "work" / "cluster");
-    json rec;
-    while (r.next(rec))
-      if (rec["ann"]["split"] == "eval") held.insert(rec["id"]);
-  }
-  auto check_held = [&](const fs::path& data) {
-    DatasetReader r(data);
-    json rec;
-    size_t seen = 0;
-    while (r.next(rec))
-      if (held.count(rec["id"])) {
-        CHECK(rec["ann"]["split"] == "eval");
-        ++seen;
-      }
-    CHECK(seen == held.size());
-  };
+  const std::set<std::string> held = held_out_ids(tmp / "work" / "cluster");
+  auto check_held = [&](const fs::path& data) { check_still_held_out(data, held); };
 
   // Cycle 1: 40 new calls, but nothing learnt (lr 0): the challenger ties, it is registered as a
   // candidate and the serving version stays (exit 7).
@@ -202,13 +209,7 @@ TEST_CASE("retrain with recluster auto: a new task gets its own cluster and adap
                            "retrain:\n  min_new_calls: 20\n  promote_margin: 0.05\n  drift_outlier_share: 0.2\n  recluster: auto\n");
   const std::string pipeline = d + "/pipeline.yaml";
   slmify_cli("run " + pipeline + " -q", 0);
-  std::set<std::string> held;
-  {
-    DatasetReader r(tmp / "work" / "cluster");
-    json rec;
-    while (r.next(rec))
-      if (rec["ann"]["split"] == "eval") held.insert(rec["id"]);
-  }
+  const std::set<std::string> held = held_out_ids(tmp / "work" / "cluster");
 
   // A new task in the same words (the tiny tokenizer was trained on the first task's calls): routing
   // invoice questions, always to the billing queue, which the base never answers.
@@ -238,13 +239,5 @@ TEST_CASE("retrain with recluster auto: a new task gets its own cluster and adap
   // Held out for ever, also across a re-clustering; and the next cycle places calls in the new clusters.
   json state = json::parse(read_file(tmp / "work" / "retrain" / "state.json"));
   CHECK(state["clusters_dir"].get<std::string>().find("cycle-0001/redata") != std::string::npos);
-  DatasetReader r(state["data"].get<std::string>());
-  json rec;
-  size_t seen = 0;
-  while (r.next(rec))
-    if (held.count(rec["id"])) {
-      CHECK(rec["ann"]["split"] == "eval");
-      ++seen;
-    }
-  CHECK(seen == held.size());
+  check_still_held_out(state["data"].get<std::string>(), held);
 }
