@@ -104,7 +104,7 @@ void write_data(const PipelineConfig& config, const std::vector<fs::path>& sourc
 
 // Drift: outliers, change in cluster shares, and whether the outliers hold a new recurring task
 // (a group of at least min_cluster_size calls most of which share one prompt template or system prompt).
-json measure_drift(const PipelineConfig& config, const json& assignment, const fs::path& assigned, const fs::path& cycle,
+json measure_drift(const PipelineConfig& config, const RetrainStageFn& cluster, const json& assignment, const fs::path& assigned, const fs::path& cycle,
                    const ReadOptions& ro, const Context& ctx) {
   const RetrainConfig& rc = config.retrain;
   json d = {{"outlier_share", assignment.value("outlier_share", 0.0)}, {"outliers", assignment.value("outliers", 0)}};
@@ -151,7 +151,7 @@ json measure_drift(const PipelineConfig& config, const json& assignment, const f
       gc.cluster.k_max = std::max<int64_t>(2, std::min<int64_t>(8, outliers / min_size));
       gc.cluster.eval_fraction = 0;
       gc.cluster.eval_min = 0;
-      cluster_run(gc, StageIO{{odir.string()}, gdir.string()}, ctx);
+      cluster(gc, StageIO{{odir.string()}, gdir.string()}, ctx);
     }
     json cj = read_json(gdir / "clusters.json");
     for (const json& g : cj.value("clusters", json::array())) {
@@ -356,7 +356,7 @@ json retrain_run(const PipelineConfig& config, const Context& ctx, const Retrain
   // 4. Place the new calls in the existing clusters; 5. drift.
   if (!committed(C / "assigned")) cluster_assign(config, StageIO{{(C / "new").string()}, (C / "assigned").string()}, clusters_dir.string(), ctx);
   json assignment = read_json(C / "assigned" / "assignment.json");
-  json drift = measure_drift(config, assignment, C / "assigned", C, ro, ctx);
+  json drift = measure_drift(config, o.cluster, assignment, C / "assigned", C, ro, ctx);
   const bool recluster = drift["drift"].get<bool>() && rc.recluster == "auto";
   if (drift["drift"].get<bool>()) {
     drift["action"] = rc.recluster == "never" ? "none (retrain.recluster: never)"

@@ -12,20 +12,13 @@ using namespace slmify;
 using slmify_test::TempDir;
 namespace fs = std::filesystem;
 
-namespace {
-void put(const fs::path& p, const std::string& s) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p) << s;
-}
-}  // namespace
-
 TEST_CASE("artifact: commit lists every file with sha256sum's checksum and swaps atomically", "[artifact]") {
   TempDir tmp;
   fs::path out = tmp / "select";
   {
     ArtifactWriter w(out, "select", json{{"k", 1}});
-    put(w.staging_dir() / "plan.yaml", "version: 1\n");
-    put(w.staging_dir() / "cluster-3" / "metrics.json", "{}\n");
+    slmify_test::write_bytes(w.staging_dir() / "plan.yaml", "version: 1\n");
+    slmify_test::write_bytes(w.staging_dir() / "cluster-3" / "metrics.json", "{}\n");
     w.stats()["clusters"] = 2;
     w.commit();
   }
@@ -42,7 +35,7 @@ TEST_CASE("artifact: commit lists every file with sha256sum's checksum and swaps
   // A second write that is abandoned leaves the first in place and no hidden sibling behind.
   {
     ArtifactWriter w(out, "select", json::object());
-    put(w.staging_dir() / "plan.yaml", "version: 2\n");
+    slmify_test::write_bytes(w.staging_dir() / "plan.yaml", "version: 2\n");
   }
   CHECK(slmify_test::read_bytes(out / "plan.yaml") == "version: 1\n");
   size_t entries = 0;
@@ -52,14 +45,14 @@ TEST_CASE("artifact: commit lists every file with sha256sum's checksum and swaps
   // A replacement drops files the old output had.
   {
     ArtifactWriter w(out, "select", json::object());
-    put(w.staging_dir() / "plan.yaml", "version: 3\n");
+    slmify_test::write_bytes(w.staging_dir() / "plan.yaml", "version: 3\n");
     w.commit();
   }
   CHECK_FALSE(fs::exists(out / "cluster-3"));
   CHECK(artifact_read(out).files.size() == 1);
 
   // Damage is reported per file.
-  put(out / "plan.yaml", "edited\n");
+  slmify_test::write_bytes(out / "plan.yaml", "edited\n");
   auto problems = artifact_verify(out, artifact_read(out));
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].find("plan.yaml") != std::string::npos);
@@ -67,11 +60,11 @@ TEST_CASE("artifact: commit lists every file with sha256sum's checksum and swaps
 
 TEST_CASE("artifact: a directory that is not a stage output is neither read nor replaced", "[artifact]") {
   TempDir tmp;
-  put(tmp / "mine" / "notes.txt", "keep me");
+  slmify_test::write_bytes(tmp / "mine" / "notes.txt", "keep me");
   CHECK_THROWS_AS(ArtifactWriter(tmp / "mine", "eval", json::object()), Error);
   CHECK(slmify_test::read_bytes(tmp / "mine" / "notes.txt") == "keep me");
   CHECK_THROWS_AS(artifact_read(tmp / "mine"), Error);
-  put(tmp / "bad" / "manifest.json", "{\"format\": \"slmify-artifact\", \"version\": 1");
+  slmify_test::write_bytes(tmp / "bad" / "manifest.json", "{\"format\": \"slmify-artifact\", \"version\": 1");
   CHECK_THROWS_AS(artifact_read(tmp / "bad"), Error);
   CHECK_THROWS_AS(input_ref((tmp / "absent").string()), Error);
 }

@@ -103,7 +103,9 @@ inline std::string read_bytes(const fs::path& p) {
   return ss.str();
 }
 
+/// Writes `data` to `p`, creating its parent directories.
 inline void write_bytes(const fs::path& p, const std::string& data) {
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   if (!out) throw std::runtime_error("cannot create " + p.string());
   out.write(data.data(), static_cast<std::streamsize>(data.size()));

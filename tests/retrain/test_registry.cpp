@@ -21,17 +21,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void put(const fs::path& p, const std::string& s) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << s;
-}
 
 // What retrain registers: adapters.json, one adapter directory per cluster, the router.
 std::vector<std::pair<fs::path, std::string>> make_outputs(const fs::path& dir, const std::string& tag) {
-  put(dir / "adapters.json", "{\"clusters\": [1], \"tag\": \"" + tag + "\"}\n");
-  put(dir / "c1" / "adapter_config.json", "{\"r\": 8}\n");
-  put(dir / "c1" / "adapter_model.safetensors", std::string(4096, 'w') + tag);
-  put(dir / "router" / "router.json", "{\"routes\": {}}\n");
+  slmify_test::write_bytes(dir / "adapters.json", "{\"clusters\": [1], \"tag\": \"" + tag + "\"}\n");
+  slmify_test::write_bytes(dir / "c1" / "adapter_config.json", "{\"r\": 8}\n");
+  slmify_test::write_bytes(dir / "c1" / "adapter_model.safetensors", std::string(4096, 'w') + tag);
+  slmify_test::write_bytes(dir / "router" / "router.json", "{\"routes\": {}}\n");
   return {{dir / "adapters.json", "adapters.json"}, {dir / "c1", "cluster-1"}, {dir / "router", "router"}};
 }
 
@@ -207,7 +203,7 @@ Cli run_cli(const std::string& args) {
 TEST_CASE("registry CLI: list, promote, rollback and log with their exit codes", "[retrain][cli]") {
   TempDir tmp;
   const std::string p = slmify_test::shell_quote((tmp / "pipeline.yaml").string());
-  put(tmp / "pipeline.yaml", "name: reg\nworkdir: work\n");
+  slmify_test::write_bytes(tmp / "pipeline.yaml", "name: reg\nworkdir: work\n");
 
   Cli empty = run_cli("registry list " + p);
   CHECK(empty.rc == 0);
