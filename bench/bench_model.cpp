@@ -1,7 +1,8 @@
 // Model inference speed on this machine: prefill and decode tokens/s of a SmolLM2-135M-shaped
 // Llama (random weights, written and loaded through the real safetensors path), in fp32 and bf16,
 // next to the matmul throughput libtorch reaches here in the same run (the ceiling for prefill)
-// and the bytes of weights each decode step must stream. Run by scripts/bench.
+// and the bytes of weights each decode step must stream; then, given the all-MiniLM-L6-v2
+// directory, the sentence encoder's sentences/s on quick-start-like texts. Run by scripts/bench.
 #include <torch/types.h>
 
 #include <chrono>
@@ -11,6 +12,7 @@
 
 #include "core/fsutil.h"
 #include "model/backend.h"
+#include "model/encoder.h"
 #include "model/hf_config.h"
 #include "model/model.h"
 #include "model/safetensors.h"
@@ -18,6 +20,35 @@
 
 using namespace slmify;
 using namespace slmify::bench;
+
+namespace {
+
+double flops_of_matmul(int64_t rows) { return matmul_gflops(rows, 384, 1536, torch::kFloat32); }
+
+// Sentences/s of the encoder (what `cluster.embedding: model` costs) on texts of 20-120 words,
+// batches of 32, with the fp32 GEMM rate of the encoder's FFN shape measured just before.
+void bench_encoder(const fs::path& minilm, double gemm_gflops) {
+  std::vector<std::string> texts;
+  std::mt19937 rng(3);
+  const char* words[] = {"order", "refund", "the", "parcel", "route", "ticket", "priority", "JSON", "boots", "zipper"};
+  for (int i = 0; i < 256; ++i) {
+    std::string s = "Ticket " + std::to_string(1000 + i);
+    for (unsigned k = 0, n = 20 + rng() % 100; k < n; ++k) s += std::string(" ") + words[rng() % 10];
+    texts.push_back(s);
+  }
+  std::printf("baseline: libtorch matmul [256 x 384] x [384 x 1536] fp32 %.1f GFLOP/s\n", gemm_gflops);
+  for (const char* dtype : {"fp32", "bf16"}) {
+    auto e = encoder_load(minilm, {.device = "cpu", .dtype = dtype});
+    encoder_embed(*e, {texts[0]}, 1);  // warm-up
+    auto t = clk::now();
+    encoder_embed(*e, texts, 32);
+    double s = seconds(t);
+    std::printf("encoder all-MiniLM-L6-v2 %s: %zu texts in %.2f s, %.0f sentences/s (batch 32)\n", dtype, texts.size(), s,
+                double(texts.size()) / s);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   const int64_t prompt_len = argc > 1 ? std::stoll(argv[1]) : 256;
@@ -58,4 +89,5 @@ int main(int argc, char** argv) {
                 dtype, load, (long long)prompt_len, pre_tps, flops_prefill * pre_tps / 1e9, r.tokens.size(), dec_tps, bytes * dec_tps / 1e9);
   }
   fs::remove_all(dir);
+  if (argc > 3) bench_encoder(argv[3], flops_of_matmul(256));
 }

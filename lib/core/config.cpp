@@ -675,8 +675,12 @@ PipelineConfig config_load(const std::optional<fs::path>& file, const std::vecto
   YAML::Node root;
   if (file) {
     ctx.file = file->string();
-    ctx.base_dir = file->parent_path().empty() ? fs::path(".") : file->parent_path();
+    // Paths in the file are resolved from its directory's canonical absolute path, so that the
+    // effective config (and every stage digest made from it) is the same however the pipeline
+    // file's path is spelled: relative, absolute, through a symlink or with `..`.
     std::error_code ec;
+    ctx.base_dir = fs::weakly_canonical(fs::absolute(*file, ec).parent_path(), ec);
+    if (ec || ctx.base_dir.empty()) ctx.base_dir = file->parent_path().empty() ? fs::path(".") : file->parent_path();
     if (!fs::exists(*file, ec))
       throw_usage(ctx.file, "pipeline file not found", "check the path given to --config or to slmify run");
     std::string text = read_file(*file);

@@ -49,7 +49,10 @@ TEST_CASE("faiss spherical k-means equals the brute-force reference from the sam
     KMeansParams p{k, 1, 12, seed};
     KMeansResult got = kmeans_fit(x.data(), n, d, p, init.data());
     slmify_reference::KMeans want = slmify_reference::reference_spherical_kmeans(x, n, d, init, k, 12);
-    INFO("seed " << seed);
+    INFO("seed " << seed << ", smallest best-vs-second margin in the reference " << want.min_margin);
+    // Exact equality is only meaningful without near-ties; the seeded data is checked for them
+    // (deterministically, in the fp64 reference), so that fp32 rounding cannot flip a point.
+    REQUIRE(want.min_margin > 1e-4);
     std::vector<int> a(got.assign.begin(), got.assign.end());
     CHECK(a == want.assign);
     CHECK(got.objective == Approx(want.objective).epsilon(1e-4));

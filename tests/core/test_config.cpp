@@ -456,6 +456,29 @@ TEST_CASE("config_load: relative path fields are taken from the pipeline file's 
   CHECK(o.workdir == "out/w");
 }
 
+TEST_CASE("config_load: the effective config does not depend on how the pipeline file's path is spelled", "[core][config]") {
+  // slmify run's up-to-date checks digest the effective config: a cron job giving an absolute path
+  // and a person giving a relative one (or one through a symlink, or with ..) must get the same.
+  TempDir tmp;
+  fs::path f = write_text(tmp.path / "pipes" / "p.yaml",
+                          "collect:\n  inputs: [logs/a.jsonl, ../up/c.jsonl]\n  state: state.json\n"
+                          "encryption:\n  key_file: keys/data.hex\n");
+  fs::create_directory_symlink(tmp.path / "pipes", tmp.path / "link");
+  fs::create_directories(tmp.path / "sub");
+  const fs::path cwd = fs::current_path();
+  fs::current_path(tmp.path / "sub");
+  std::vector<fs::path> spellings = {f, "../pipes/p.yaml", tmp.path / "sub" / ".." / "pipes" / "p.yaml",
+                                     tmp.path / "link" / "p.yaml", "../link/./p.yaml"};
+  std::vector<json> got;
+  for (const fs::path& p : spellings) got.push_back(config_to_json(config_load(p)));
+  fs::current_path(cwd);
+  for (size_t i = 1; i < got.size(); ++i) {
+    INFO(spellings[i]);
+    CHECK(got[i] == got[0]);
+  }
+  CHECK(fs::path(got[0]["workdir"].get<std::string>()).is_absolute());
+}
+
 TEST_CASE("config_load: the default workdir is taken from the pipeline file's directory too", "[core][config]") {
   // docs/pipeline.md: relative paths are taken from the pipeline file's directory "so a pipeline
   // runs the same from cron, CI or a shell in any directory". A file that leaves workdir at its

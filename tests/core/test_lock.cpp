@@ -131,14 +131,23 @@ TEST_CASE("lock: a clean release leaves nothing stale, also after a move assignm
 }
 
 TEST_CASE("lock: wait_s waits for the holder to release", "[core][lock]") {
+  // No clock: the holder holds the lock until the test tells it to let go (a pipe), and the
+  // waiter is started first, so it can only succeed by waiting for that release.
   TempDir tmp;
-  Pipe p;
-  pid_t holder = spawn_holder(tmp / "work", p, []() { std::this_thread::sleep_for(std::chrono::milliseconds(300)); });
-  auto t0 = std::chrono::steady_clock::now();
-  WorkdirLock lock = WorkdirLock::acquire(tmp / "work", "waiter", 5);
-  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  CHECK(waited > 0.1);
-  CHECK(waited < 4);
-  CHECK(lock.stale().is_null());
+  Pipe ready, go;
+  pid_t holder = spawn_holder(tmp / "work", ready, [&]() {
+    char c;
+    if (::read(go.fd[0], &c, 1) != 1) ::_exit(96);
+  });
+  CHECK_THROWS_AS(WorkdirLock::acquire(tmp / "work", "no wait"), Error);  // held: busy at once
+  pid_t releaser = ::fork();
+  REQUIRE(releaser >= 0);
+  if (releaser == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the waiter block first
+    ::_exit(::write(go.fd[1], "x", 1) == 1 ? 0 : 1);
+  }
+  WorkdirLock lock = WorkdirLock::acquire(tmp / "work", "waiter", 600);
+  CHECK(lock.stale().is_null());  // released cleanly, not taken over from a dead holder
   CHECK(wait_exit(holder) == 0);
+  CHECK(wait_exit(releaser) == 0);
 }

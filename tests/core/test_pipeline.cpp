@@ -538,9 +538,9 @@ TEST_CASE("pipeline_run refuses a work directory another process holds, or waits
   CHECK(calls_text(f.calls) == "collect=0 scrub=0 cluster=0");
   CHECK_FALSE(fs::exists(f.work() / "collect"));
 
+  f.options.lock_wait_s = 600;
+  const auto t0 = std::chrono::steady_clock::now();  // before the go: the holder sleeps 300 ms after it
   REQUIRE(::write(go[1], "x", 1) == 1);
-  f.options.lock_wait_s = 30;
-  const auto t0 = std::chrono::steady_clock::now();
   json s = f.run();
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   CHECK(waited >= 0.25);

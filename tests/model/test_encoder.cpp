@@ -134,7 +134,7 @@ TEST_CASE("encoder: unsupported directories and arguments are errors naming the 
   CHECK_THAT(big.what(), Catch::Contains("max_tokens") && Catch::Contains("512"));
 }
 
-TEST_CASE("encoder: speed on quick-start-like texts", "[model][torch][python][encoder][slow]") {
+TEST_CASE("encoder: 256 quick-start-like texts in batches of 32 equal each text alone", "[model][torch][python][encoder][slow]") {
   // Support tickets and tool requests of 20-120 words, like the quick start's logged calls.
   const std::vector<std::string> parts = {
       "My order KO-", " arrived with a broken zipper on the tent and I would like a replacement.",
@@ -149,15 +149,17 @@ TEST_CASE("encoder: speed on quick-start-like texts", "[model][torch][python][en
     for (int k = 0; k < 1 + i % 8; ++k) s += parts[1 + size_t(i + k) % (parts.size() - 1)];
     t.push_back(s);
   }
-  for (const char* dtype : {"fp32", "bf16"}) {
-    Encoder& e = encoder(dtype);
-    encoder_embed(e, {t[0]}, 1);  // warm-up
-    auto start = std::chrono::steady_clock::now();
-    std::vector<float> v = encoder_embed(e, t, 32);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cerr << "encoder: " << t.size() << " texts in " << s << " s, " << double(t.size()) / s << " sentences/s ("
-              << dtype << ", batch 32)\n";
-    CHECK(v.size() == t.size() * 384);
-    CHECK(double(t.size()) / s > 5);  // a gross regression guard, far below what the development machine does
+  // Batches of texts of very different lengths (padding, masking) against one text at a time;
+  // the embeddings are unit vectors, so the bound is relative to their scale. Throughput is
+  // measured by scripts/bench (bench_model), not here.
+  Encoder& e = encoder("fp32");
+  std::vector<float> batched = encoder_embed(e, t, 32);
+  REQUIRE(batched.size() == t.size() * 384);
+  double worst = 0;
+  for (size_t i = 0; i < t.size(); i += 15) {
+    std::vector<float> one = encoder_embed(e, {t[i]}, 1);
+    for (size_t k = 0; k < 384; ++k) worst = std::max(worst, double(std::abs(one[k] - batched[i * 384 + k])));
   }
+  INFO("max |batched - alone| " << worst);
+  CHECK(worst < 1e-4);
 }

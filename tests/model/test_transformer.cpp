@@ -4,6 +4,7 @@
 // tokens. Also: KV cache = full recomputation, batch = single, PEFT adapters merge like PEFT.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -41,6 +42,22 @@ float scaled_diff(const std::vector<float>& a, const std::vector<float>& ref) {
 
 TokenIds ids_of(const json& e) { return e["ids"].get<TokenIds>(); }
 
+// How far each token of `gen` falls below the top logit at its position, teacher-forced after
+// `prompt` (0 for an exact greedy continuation); the largest such shortfall.
+float greedy_gap(Model& m, const TokenIds& prompt, const TokenIds& gen) {
+  if (gen.empty()) return 0;
+  TokenIds seq = prompt;
+  seq.insert(seq.end(), gen.begin(), gen.end() - 1);
+  std::vector<float> logits = model_logits(m, seq);
+  const size_t vocab = logits.size() / seq.size();
+  float worst = 0;
+  for (size_t i = 0; i < gen.size(); ++i) {
+    const float* row = logits.data() + (prompt.size() - 1 + i) * vocab;
+    worst = std::max(worst, *std::max_element(row, row + vocab) - row[size_t(gen[i])]);
+  }
+  return worst;
+}
+
 ModelOptions no_tokenizer(const std::string& dtype = "fp32") {
   ModelOptions o;
   o.device = "cpu";
@@ -63,7 +80,11 @@ TEST_CASE("logits and greedy tokens equal transformers for every family in fp32"
     GenerateOptions g;
     g.max_new_tokens = 12;
     GenerateResult r = model_generate(*m, ids_of(e), g);
-    CHECK(r.tokens == e["greedy_fp32"].get<TokenIds>());
+    // Random tiny models have near-flat logits, where two top logits can lie closer than the two
+    // implementations' rounding: each greedy token (transformers' and slmify's own) must be a top
+    // logit of slmify's teacher-forced logits within the logits' tolerance, not the same id.
+    CHECK(greedy_gap(*m, ids_of(e), e["greedy_fp32"].get<TokenIds>()) <= 2e-4f);
+    CHECK(greedy_gap(*m, ids_of(e), r.tokens) <= 1e-4f);
   }
 }
 

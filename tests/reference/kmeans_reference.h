@@ -4,6 +4,7 @@
 // path in lib/cluster/kmeans.cpp is checked against it (tests/cluster/test_kmeans.cpp).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -13,19 +14,24 @@ struct KMeans {
   std::vector<float> centroids;  // [k x d]
   std::vector<int> assign;
   double objective = 0;  // sum of inner products with the assigned centroid
+  // The smallest gap, over every point and every round, between its best and second-best inner
+  // product: where it exceeds fp32's rounding, any correct fp32 implementation assigns the same.
+  double min_margin = 1e300;
 };
 
 inline void reference_assign(const std::vector<float>& x, size_t n, int d, KMeans& m, int k) {
   m.assign.assign(n, 0);
   m.objective = 0;
   for (size_t i = 0; i < n; ++i) {
-    double best = -1e300;
+    double best = -1e300, second = -1e300;
     for (int c = 0; c < k; ++c) {
       double dot = 0;
       for (int j = 0; j < d; ++j) dot += double(x[i * size_t(d) + size_t(j)]) * m.centroids[size_t(c) * size_t(d) + size_t(j)];
-      if (dot > best) best = dot, m.assign[i] = c;
+      if (dot > best) second = best, best = dot, m.assign[i] = c;
+      else if (dot > second) second = dot;
     }
     m.objective += best;
+    if (k > 1) m.min_margin = std::min(m.min_margin, best - second);
   }
 }
 

@@ -99,7 +99,7 @@ struct Base {
     REQUIRE(run_command(cli("-q collect " + q(tmp / "pre.jsonl") + " -o " + q(tmp / "pre"))).status == 0);
     REQUIRE(run_command(cli("-q model init -o " + q(tmp / "init") + " --from " + q(tmp / "pre"))).status == 0);
     REQUIRE(run_command(cli("-q finetune " + q(tmp / "pre") + " --all --base " + q(tmp / "init") + " -o " + q(tmp / "pt") +
-                            " --method full --dtype fp32 --max-steps 150 --lr 5e-3 --eval-every 1000"))
+                            " --method full --dtype fp32 --max-steps 150 --lr 5e-3 --eval-every 1000 --set finetune.threads=2"))
                 .status == 0);
     model = tmp / "pt" / "all";
   }
@@ -123,7 +123,7 @@ TEST_CASE("finetune: LoRA teaches a tiny model a changed mapping, and held-out e
   REQUIRE(run_command(cli("-q collect " + q(tmp / "q.jsonl") + " -o " + q(tmp / "calls"))).status == 0);
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(run_command(cli("-q finetune " + q(tmp / "calls") + " --base " + q(b.model) + " -o " + q(tmp / "ft") +
-                             " --dtype fp32 --max-steps 40 --lr 1e-2 --lora-rank 16 --lora-dropout 0 --eval-every 1000"))
+                             " --dtype fp32 --max-steps 40 --lr 1e-2 --lora-rank 16 --lora-dropout 0 --eval-every 1000 --set finetune.threads=2"))
               .status == 0);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double after = exact_match(b.model, (tmp / "ft" / "all").string(), held, remap_answer);
@@ -151,7 +151,9 @@ TEST_CASE("finetune: a run killed with SIGKILL and resumed ends with the same ad
   TempDir tmp;
   write_log(tmp / "q.jsonl", make_calls(120, 5), remap_answer);
   REQUIRE(run_command(cli("-q collect " + q(tmp / "q.jsonl") + " -o " + q(tmp / "calls"))).status == 0);
-  const std::string args = " --base " + q(b.model) + " --dtype fp32 --max-steps 24 --save-every 4 --eval-every 6 --lora-dropout 0.1 --batch-size 2 --no-packing";
+  // Byte-identical resume holds for a given thread count (reductions split by thread): set it
+  // explicitly, so the two runs agree on any machine.
+  const std::string args = " --base " + q(b.model) + " --dtype fp32 --max-steps 24 --save-every 4 --eval-every 6 --lora-dropout 0.1 --batch-size 2 --no-packing --set finetune.threads=2";
   REQUIRE(run_command(cli("-q finetune " + q(tmp / "calls") + " -o " + q(tmp / "a") + args)).status == 0);
 
   CommandResult bg = run_command("(" + cli("-q finetune " + q(tmp / "calls") + " -o " + q(tmp / "b") + args) + " >/dev/null 2>&1 & echo $!)");
