@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/log.h"
+#include "model/gguf.h"
 #include "model/model.h"
 
 namespace slmify::cli {
@@ -43,7 +44,7 @@ void read_messages(const std::string& path, json& messages, json& tools) {
 void register_generate(CLI::App& app, Store& store) {
   GenerateState& st = keep<GenerateState>(store);
   CLI::App* g = app.add_subcommand("generate", "generate text with a model (and a LoRA adapter), streaming to stdout");
-  g->add_option("--model", st.dir, "Hugging Face model directory")->required();
+  g->add_option("--model", st.dir, "Hugging Face model directory, or a .gguf file (imported once into the cache)")->required();
   g->add_option("--adapter", st.model.adapter, "PEFT LoRA adapter directory");
   auto* p = g->add_option("--prompt", st.prompt, "the user's message (or, with --raw, the whole prompt)");
   auto* m = g->add_option("--messages", st.messages_file, "JSON file: an array of messages, or {messages, tools}, or a dataset record");
@@ -68,7 +69,7 @@ void register_generate(CLI::App& app, Store& store) {
     if (st.gen.temperature < 0) throw_usage("--temperature", "must be >= 0");
     if (st.gen.top_p <= 0 || st.gen.top_p > 1) throw_usage("--top-p", "must be in (0, 1]");
     st.gen.stop_strings = st.stops;
-    auto model = model_load(st.dir, st.model);
+    auto model = model_load(resolve_model_path(st.dir), st.model);
     TokenIds prompt;
     if (st.raw) {
       prompt = model->tokenizer().encode_for_model(st.prompt);

@@ -1,4 +1,4 @@
-// slmify model backend|info|init: parses flags and calls lib/model.
+// slmify model backend|info|init|import: parses flags and calls lib/model.
 #include <cstdio>
 #include <iostream>
 
@@ -6,6 +6,7 @@
 #include "core/dataset.h"
 #include "core/error.h"
 #include "model/backend.h"
+#include "model/gguf.h"
 #include "model/model_info.h"
 #include "model/model_init.h"
 
@@ -18,6 +19,7 @@ struct ModelState {
   ModelInitOptions init;
   std::string from, output;
   CommandOptions cfg;  // --config/--set for the encryption key of the dataset model init reads
+  GgufImportOptions import;
 };
 
 std::string human_bytes(double b) {
@@ -88,10 +90,10 @@ void register_model(CLI::App& app, Store& store) {
   });
 
   CLI::App* info = model->add_subcommand("info", "architecture, parameters, memory, tokenizer and chat template of a model");
-  info->add_option("DIR", st.dir, "Hugging Face model directory")->required();
+  info->add_option("DIR", st.dir, "Hugging Face model directory, or a .gguf file (imported once into the cache)")->required();
   info->add_flag("--json", st.json, "print as JSON");
   info->callback([&st]() {
-    json j = model_info(st.dir);
+    json j = model_info(resolve_model_path(st.dir));
     if (st.json) print_json(j);
     else print_info(j);
   });
@@ -116,6 +118,24 @@ void register_model(CLI::App& app, Store& store) {
     else
       std::cout << "made " << j["output"].get<std::string>() << ": Llama, " << j["parameters"] << " parameters, sentencepiece vocabulary of "
                 << j["vocab_size"] << " trained on " << j["records"] << " calls\n";
+  });
+
+  CLI::App* import = model->add_subcommand("import", "turn a GGUF file (llama.cpp, Ollama, LM Studio) into a Hugging Face model directory");
+  import->add_option("GGUF", st.import.input, "the .gguf file (llama or qwen2 architecture)")->required();
+  import->add_option("-o,--output", st.import.output, "model directory to create")->required();
+  import->add_option("--dtype", st.import.dtype, "dtype of model.safetensors: fp32 (the dequantised values exactly) or bf16")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+  import->add_flag("--force", st.import.force, "replace the output directory if it exists");
+  import->add_flag("--json", st.json, "print the summary as JSON");
+  import->callback([&st]() {
+    json j = gguf_import(st.import);
+    if (st.json) return print_json(j);
+    std::string types;
+    for (const auto& [t, n] : j["tensor_types"].items()) types += (types.empty() ? "" : ", ") + std::to_string(n.get<int>()) + " " + t;
+    std::cout << "imported " << j["output"].get<std::string>() << ": " << j["architecture"].get<std::string>() << ", "
+              << human_count(j["parameters"].get<double>()) << " parameters (" << types << " tensors) as " << j["dtype"].get<std::string>()
+              << ", tokenizer " << j["tokenizer"].get<std::string>() << "\n";
   });
 }
 

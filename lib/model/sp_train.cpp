@@ -101,6 +101,15 @@ json tokenizer_json_of(const sentencepiece::SentencePieceProcessor& sp) {
 
 }  // namespace
 
+json tok::sp_tokenizer_json(const std::string& model_proto) {
+  sentencepiece::SentencePieceProcessor sp;
+  auto st = sp.LoadFromSerializedProto(model_proto);
+  if (!st.ok())
+    throw_usage("sentencepiece model", "sentencepiece refuses it: " + st.ToString(),
+                "the vocabulary's tokens, types and special ids do not make a valid sentencepiece model");
+  return tokenizer_json_of(sp);
+}
+
 void tokenizer_train_sentencepiece(const std::vector<std::string>& texts, int vocab_size, const fs::path& dir,
                                    uint64_t seed, const std::vector<std::string>& special_tokens) {
   if (vocab_size < 300)

@@ -119,6 +119,9 @@ std::unique_ptr<Tokenizer> bpe_tokenizer_load(const std::filesystem::path& token
                                               const TokenizerConfig& config);
 std::unique_ptr<Tokenizer> sp_tokenizer_load(const std::filesystem::path& tokenizer_model,
                                              const TokenizerConfig& config);
+/// The tokenizer.json equivalent of a serialized sentencepiece model (what transformers' LlamaConverter
+/// makes of it; sp_train.cpp). A model sentencepiece refuses is a usage Error naming its complaint.
+json sp_tokenizer_json(const std::string& model_proto);
 /// A tokenizer.json whose model is WordPiece (BERT normalizer and pre-tokenizer), already parsed.
 std::unique_ptr<Tokenizer> wordpiece_tokenizer_load(const std::filesystem::path& tokenizer_json, const json& j,
                                                     const TokenizerConfig& config);
