@@ -258,6 +258,7 @@ struct FinetuneConfig {
   std::string device = "auto";
   std::string dtype = "auto";
   bool multi_adapter = false;
+  std::string chat_template = "auto";
   int64_t seed = 0;
   std::string plan;
   std::vector<std::string> clusters;
@@ -295,6 +296,7 @@ struct FinetuneConfig {
     v("device", device, {.doc = "where to train", .one_of = {"auto", "cpu", "cuda"}});
     v("dtype", dtype, {.doc = "dtype of the frozen base weights (auto: bf16 where supported)", .one_of = {"auto", "fp32", "bf16"}});
     v("multi_adapter", multi_adapter, {.doc = "train several clusters' adapters in the same steps over the shared base"});
+    v("chat_template", chat_template, {.doc = "auto (the model's own; chatml-tools where that cannot show the calls' tools or the model has none), a built-in name, or a .jinja file; written into every adapter"});
     v("seed", seed, {.doc = "seed for initialisation, dropout and data order", .min = 0});
   }
 };

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +41,34 @@ ChatTemplate chat_template_named(std::string_view name);
 /// a ChatML template that writes one ("<s>" for mistral/mixtral/internlm2). usage Error naming what was
 /// seen when nothing matches or the template is of a known but unsupported kind (Qwen3, Mistral v7).
 ChatTemplate chat_template_detect(std::string_view jinja_source, std::string_view model_type);
+
+/// Whether the template has a way to show tools offered, tool calls and tool results (qwen2.5,
+/// chatml-tools, hermes, llama3.1, mistral-v3, mistral-v3-tekken).
+bool chat_template_shows_tools(const ChatTemplate& t);
+
+/// The template a fine-tuned model is trained and served with, as `finetune.chat_template` picks it.
+struct ChatTemplateChoice {
+  ChatTemplate tpl;
+  std::string jinja;  ///< its Jinja source where known (the model's own, chatml-tools, a file); "" otherwise
+  std::string note;   ///< why `auto` did not take the model's own template ("" when it did)
+};
+/// `setting`: "auto" (or ""), a built-in name, or a path to a Jinja file (a value ending in .jinja
+/// or holding a '/'), recognised like tokenizer_config.json's. auto takes the model's own template
+/// (`model_jinja`); where that cannot show tools and `needs_tools`, or the model has none (or one
+/// that is not built in), it takes chatml-tools: ChatML with Qwen2.5's tool convention, whose
+/// <|im_start|>/<|im_end|> markers `tok` should have as tokens (the note says when it has not).
+ChatTemplateChoice chat_template_choose(std::string_view setting, std::string_view model_jinja, std::string_view model_type,
+                                        bool needs_tools, const Tokenizer* tok);
+
+/// The file that records, in an adapter (or fine-tuned model) directory, the template it was
+/// trained with, so that generate, eval, route and a server render prompts the same way. Next to
+/// it, chat_template.jinja holds the Jinja source where known (vLLM's --chat-template, transformers).
+inline constexpr const char* kChatTemplateFile = "slmify_chat_template.json";
+/// Writes both files into `dir` (atomically each).
+void chat_template_write(const std::filesystem::path& dir, const ChatTemplateChoice& c);
+/// The template recorded in `dir`, or nullopt when the file is absent; bad_data Error naming the
+/// file for an unreadable one, a wrong format or version, or an unknown template name.
+std::optional<ChatTemplate> chat_template_read(const std::filesystem::path& dir);
 
 /// One piece of rendered text; special tokens appear literally (encode with parse_special).
 struct ChatSegment {

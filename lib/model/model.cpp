@@ -54,7 +54,16 @@ std::unique_ptr<Model> model_load(const fs::path& dir, const ModelOptions& opts)
   m->dir_ = dir;
   m->config_ = model_config_load(dir);
   if (opts.tokenizer) m->tokenizer_ = tokenizer_load(dir);
-  if (!opts.chat_template.empty()) {
+  // The template a fine-tuned adapter (or a fully fine-tuned model) was trained with wins over the
+  // base's own: training and serving render the same way (lib/model/chat_template_choose.cpp).
+  std::optional<ChatTemplate> trained;
+  if (opts.chat_template.empty() || opts.chat_template == "auto") {
+    if (!opts.adapter.empty()) trained = chat_template_read(opts.adapter);
+    if (!trained) trained = chat_template_read(dir);
+  }
+  if (trained) {
+    m->chat_template_ = *trained;
+  } else if (!opts.chat_template.empty() && opts.chat_template != "auto") {
     m->chat_template_ = chat_template_named(opts.chat_template);
   } else if (m->tokenizer_ && !m->tokenizer_->specials().chat_template.empty()) {
     try {

@@ -85,13 +85,24 @@ FinetuneConfig with_overrides(FinetuneConfig c, const YAML::Node& o) {
   return c;
 }
 
+// Whether a call offers tools, or its messages or answer hold tool calls or tool results.
+bool record_uses_tools(const json& r) {
+  auto nonempty = [](const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_array() && !j[k].empty(); };
+  const json& req = r.contains("request") ? r["request"] : json();
+  if (nonempty(req, "tools") || (r.contains("response") && nonempty(r["response"], "tool_calls"))) return true;
+  if (req.is_object() && req.contains("messages") && req["messages"].is_array())
+    for (const json& m : req["messages"])
+      if (nonempty(m, "tool_calls") || (m.is_object() && m.value("role", "") == "tool")) return true;
+  return false;
+}
+
 json finetune_config_json(const FinetuneConfig& c) {
   return {{"method", c.method}, {"lora_rank", c.lora_rank}, {"lora_alpha", c.lora_alpha}, {"lora_dropout", c.lora_dropout},
           {"rslora", c.rslora}, {"target_modules", c.target_modules}, {"max_length", c.max_length}, {"packing", c.packing},
           {"batch_size", c.batch_size}, {"grad_accum", c.grad_accum}, {"lr", c.lr}, {"weight_decay", c.weight_decay},
           {"warmup_ratio", c.warmup_ratio}, {"epochs", c.epochs}, {"max_steps", c.max_steps}, {"grad_clip", c.grad_clip},
           {"eval_every", c.eval_every}, {"early_stopping_patience", c.early_stopping_patience}, {"save_every", c.save_every},
-          {"device", c.device}, {"dtype", c.dtype}, {"multi_adapter", c.multi_adapter}, {"seed", c.seed}, {"prompt_loss", c.prompt_loss}};
+          {"device", c.device}, {"dtype", c.dtype}, {"multi_adapter", c.multi_adapter}, {"seed", c.seed}, {"prompt_loss", c.prompt_loss}, {"chat_template", c.chat_template}};
 }
 
 std::string base_digest(const fs::path& base) {
@@ -348,6 +359,15 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
     };
     load();
     const std::string bdig = base_digest(base);
+    // The chat template of this base's adapters (finetune.chat_template): the model's own, unless
+    // it cannot show the tools these calls offer, or the model has none.
+    bool needs_tools = false;
+    for (size_t i : idx)
+      for (const std::vector<json>* recs : {&tasks[i].train, &tasks[i].eval})
+        for (const json& r : *recs) needs_tools = needs_tools || record_uses_tools(r);
+    const ChatTemplateChoice tpl = chat_template_choose(c0.chat_template, model->tokenizer().specials().chat_template,
+                                                        model->config().model_type, needs_tools, &model->tokenizer());
+    if (!tpl.note.empty()) log_warn("finetune: " + base + ": " + tpl.note);
     // Examples.
     struct Built {
       TrainTask task;
@@ -367,7 +387,7 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
           if (t.cfg.prompt_loss) {
             // Language-model pre-training on the whole text: a long call is cut into windows of
             // max_length tokens (each predicts all of its tokens but the first), not skipped.
-            if (!example_from_record(model->chat_template(), model->tokenizer(), r, int64_t{1} << 40, ex, why)) {
+            if (!example_from_record(tpl.tpl, model->tokenizer(), r, int64_t{1} << 40, ex, why)) {
               std::string key = why.rfind("unrenderable", 0) == 0 ? "unrenderable" : why;
               if (key == "unrenderable" && first_problem.empty()) first_problem = why;
               ++why_count[key];
@@ -383,7 +403,7 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
             }
             continue;
           }
-          if (example_from_record(model->chat_template(), model->tokenizer(), r, t.cfg.max_length, ex, why)) {
+          if (example_from_record(tpl.tpl, model->tokenizer(), r, t.cfg.max_length, ex, why)) {
             out.push_back(std::move(ex));
           } else {
             std::string key = why.rfind("unrenderable", 0) == 0 ? "unrenderable" : why;
@@ -440,7 +460,8 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
         if (!built[k].task.init_adapter.empty())
           names_init += built[k].task.init_adapter + " " + file_input_digest(built[k].task.init_adapter + "/adapter_model.safetensors") + "\n";
       }
-      job.fingerprint = sha256_hex(std::string(SLMIFY_VERSION) + "\n" + finetune_config_json(job.cfg).dump() + "\n" + data_digest + "\n" + bdig + "\n" + names + "\n" + names_init);
+      job.fingerprint = sha256_hex(std::string(SLMIFY_VERSION) + "\n" + finetune_config_json(job.cfg).dump() + "\n" + data_digest + "\n" + bdig + "\n" + names + "\n" + names_init +
+                                   "\nchat template " + tpl.tpl.name);
       bool finished = true;
       for (size_t k : job_idx)
         finished = finished && done.value(built[k].task.name, "") == job.fingerprint && fs::exists(work / "done" / built[k].task.name / "metrics.json");
@@ -456,6 +477,9 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
       std::vector<json> ms = train_job(*model, job);
       ++trained;
       for (size_t k = 0; k < job_idx.size(); ++k) {
+        chat_template_write(job.out / job.tasks[k].name, tpl);
+        ms[k]["chat_template"] = tpl.tpl.name;
+        write_file_atomic(job.out / job.tasks[k].name / "metrics.json", ms[k].dump(2) + "\n");
         metrics_by_name[job.tasks[k].name] = ms[k];
         done[job.tasks[k].name] = job.fingerprint;
       }

@@ -49,6 +49,9 @@ json merge_run(const std::string& base, const std::string& adapter, const std::s
     for (const char* f : {"config.json", "generation_config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json",
                           "special_tokens_map.json"})
       if (fs::exists(fs::path(base) / f, ec)) fs::copy_file(fs::path(base) / f, tmp / f, fs::copy_options::overwrite_existing);
+    // The template the adapter was trained with travels with the merged weights.
+    for (const char* f : {kChatTemplateFile, "chat_template.jinja"})
+      if (fs::exists(fs::path(adapter) / f, ec)) fs::copy_file(fs::path(adapter) / f, tmp / f, fs::copy_options::overwrite_existing);
     // config.json states the dtype the weights are stored in.
     json cfg = json::parse(read_file(tmp / "config.json"));
     cfg["torch_dtype"] = st == torch::kFloat32 ? "float32" : st == torch::kBFloat16 ? "bfloat16" : "float16";

@@ -357,3 +357,58 @@ TEST_CASE("chat_encode lines ids and the assistant mask up with the segments", "
   CHECK(t.assistant_mask[10] == 1);
   CHECK(t.assistant_mask[9] == 0);
 }
+
+TEST_CASE("chat_template_choose: auto keeps the model's own template unless it cannot show the calls' tools", "[chat]") {
+  const std::string smollm2 = fixture("HuggingFaceTB-SmolLM2-135M-Instruct.jinja");
+  const std::string qwen25 = fixture("Qwen-Qwen2.5-7B-Instruct.jinja");
+  // SmolLM2's template has no tool format: plain calls keep it, calls with tools fall back.
+  ChatTemplateChoice plain = chat_template_choose("auto", smollm2, "llama", false, nullptr);
+  CHECK(plain.tpl.name == "smollm2");
+  CHECK(plain.jinja == smollm2);
+  CHECK(plain.note.empty());
+  ChatTemplateChoice tools = chat_template_choose("auto", smollm2, "llama", true, nullptr);
+  CHECK(tools.tpl.name == "chatml-tools");
+  CHECK(chat_template_shows_tools(tools.tpl));
+  CHECK_THAT(tools.note, Catch::Contains("smollm2") && Catch::Contains("cannot show the tools"));
+  CHECK(chat_template_detect(tools.jinja, "llama").name == "chatml-tools");  // the Jinja written says what it is
+  // A template that shows tools is kept; a model without one, or with one not built in, falls back.
+  CHECK(chat_template_choose("auto", qwen25, "qwen2", true, nullptr).tpl.name == "qwen2.5");
+  CHECK(chat_template_choose("", "", "llama", false, nullptr).tpl.name == "chatml-tools");
+  CHECK_THAT(chat_template_choose("", "", "llama", false, nullptr).note, Catch::Contains("has no chat template"));
+  CHECK(chat_template_choose("auto", "{{ messages }}", "llama", false, nullptr).tpl.name == "chatml-tools");
+  // A name is taken as given (rendering then refuses what it cannot show); a file is recognised.
+  CHECK(chat_template_choose("smollm2", qwen25, "qwen2", true, nullptr).tpl.name == "smollm2");
+  CHECK(chat_template_choose((fixtures + "Qwen-Qwen2.5-7B-Instruct.jinja"), smollm2, "llama", true, nullptr).tpl.name == "qwen2.5");
+  Error missing = slmify_test::expect_error([&] { chat_template_choose("/nonexistent/t.jinja", smollm2, "llama", true, nullptr); });
+  CHECK(missing.code() == ExitCode::usage);
+  CHECK_THROWS_AS(chat_template_choose("no-such-template", smollm2, "llama", true, nullptr), Error);
+  // The fallback renders a tool call; SmolLM2's template refuses it.
+  const nlohmann::json msgs = nlohmann::json::parse(
+      R"([{"role":"user","content":"route it"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"route","arguments":"{\"queue\":\"billing\"}"}}]}])");
+  const nlohmann::json defs = nlohmann::json::parse(R"([{"type":"function","function":{"name":"route","parameters":{"type":"object"}}}])");
+  CHECK_THROWS_AS(chat_render(plain.tpl, msgs, defs, false), Error);
+  CHECK_THAT(chat_text(chat_render(tools.tpl, msgs, defs, false)), Catch::Contains("<tool_call>") && Catch::Contains("\"queue\": \"billing\""));
+}
+
+TEST_CASE("chat_template_write and chat_template_read keep the template an adapter was trained with", "[chat]") {
+  slmify_test::TempDir tmp;
+  CHECK_FALSE(chat_template_read(tmp.path()).has_value());
+  ChatTemplateChoice c = chat_template_choose("auto", fixture("HuggingFaceTB-SmolLM2-135M-Instruct.jinja"), "llama", true, nullptr);
+  chat_template_write(tmp.path(), c);
+  std::optional<ChatTemplate> back = chat_template_read(tmp.path());
+  REQUIRE(back.has_value());
+  CHECK(back->name == "chatml-tools");
+  CHECK(back->default_system == c.tpl.default_system);
+  CHECK(slmify_test::read_bytes(tmp.path() / "chat_template.jinja") == c.jinja);
+  auto json_of = [&] { return nlohmann::json::parse(slmify_test::read_bytes(tmp.path() / kChatTemplateFile)); };
+  CHECK(json_of()["format"] == "slmify-chat-template");
+  CHECK_THAT(json_of()["note"].get<std::string>(), Catch::Contains("cannot show the tools"));
+  // Another version, another format and an unknown name are refused with the file named.
+  for (const char* bad : {R"({"format":"slmify-chat-template","version":2,"name":"chatml"})", R"({"format":"x","version":1,"name":"chatml"})",
+                          R"({"format":"slmify-chat-template","version":1,"name":"nope"})", "not json"}) {
+    slmify_test::write_bytes(tmp.path() / kChatTemplateFile, bad);
+    Error e = slmify_test::expect_error([&] { chat_template_read(tmp.path()); });
+    INFO(bad);
+    CHECK_THAT(std::string(e.what()) + (e.problems().empty() ? "" : e.problems()[0].where), Catch::Contains(kChatTemplateFile));
+  }
+}

@@ -99,7 +99,7 @@ struct Base {
     REQUIRE(run_command(cli("-q collect " + q(tmp / "pre.jsonl") + " -o " + q(tmp / "pre"))).status == 0);
     REQUIRE(run_command(cli("-q model init -o " + q(tmp / "init") + " --from " + q(tmp / "pre"))).status == 0);
     REQUIRE(run_command(cli("-q finetune " + q(tmp / "pre") + " --all --base " + q(tmp / "init") + " -o " + q(tmp / "pt") +
-                            " --method full --dtype fp32 --max-steps 150 --lr 5e-3 --eval-every 1000 --set finetune.threads=2"))
+                            " --method full --dtype fp32 --max-steps 150 --lr 5e-3 --eval-every 1000 --set threads=2"))
                 .status == 0);
     model = tmp / "pt" / "all";
   }
@@ -123,7 +123,7 @@ TEST_CASE("finetune: LoRA teaches a tiny model a changed mapping, and held-out e
   REQUIRE(run_command(cli("-q collect " + q(tmp / "q.jsonl") + " -o " + q(tmp / "calls"))).status == 0);
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(run_command(cli("-q finetune " + q(tmp / "calls") + " --base " + q(b.model) + " -o " + q(tmp / "ft") +
-                             " --dtype fp32 --max-steps 40 --lr 1e-2 --lora-rank 16 --lora-dropout 0 --eval-every 1000 --set finetune.threads=2"))
+                             " --dtype fp32 --max-steps 40 --lr 1e-2 --lora-rank 16 --lora-dropout 0 --eval-every 1000 --set threads=2"))
               .status == 0);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double after = exact_match(b.model, (tmp / "ft" / "all").string(), held, remap_answer);
@@ -152,8 +152,8 @@ TEST_CASE("finetune: a run killed with SIGKILL and resumed ends with the same ad
   write_log(tmp / "q.jsonl", make_calls(120, 5), remap_answer);
   REQUIRE(run_command(cli("-q collect " + q(tmp / "q.jsonl") + " -o " + q(tmp / "calls"))).status == 0);
   // Byte-identical resume holds for a given thread count (reductions split by thread): set it
-  // explicitly, so the two runs agree on any machine.
-  const std::string args = " --base " + q(b.model) + " --dtype fp32 --max-steps 24 --save-every 4 --eval-every 6 --lora-dropout 0.1 --batch-size 2 --no-packing --set finetune.threads=2";
+  // explicitly (the top-level `threads` key), so the two runs agree on any machine.
+  const std::string args = " --base " + q(b.model) + " --dtype fp32 --max-steps 24 --save-every 4 --eval-every 6 --lora-dropout 0.1 --batch-size 2 --no-packing --set threads=2";
   REQUIRE(run_command(cli("-q finetune " + q(tmp / "calls") + " -o " + q(tmp / "a") + args)).status == 0);
 
   CommandResult bg = run_command("(" + cli("-q finetune " + q(tmp / "calls") + " -o " + q(tmp / "b") + args) + " >/dev/null 2>&1 & echo $!)");
@@ -188,6 +188,66 @@ TEST_CASE("finetune: a run killed with SIGKILL and resumed ends with the same ad
     return v;
   };
   CHECK(losses(tmp / "a" / "all" / "train_log.jsonl") == losses(tmp / "b" / "all" / "train_log.jsonl"));
+}
+
+TEST_CASE("finetune: tool calls train on a model whose template has no tools, and serving uses the template trained with",
+          "[train][torch][slow]") {
+  // SmolLM2's own template cannot show tools: finetune.chat_template auto falls back to
+  // chatml-tools, says so once, writes that template into the adapter, and model_load with the
+  // adapter renders with it (eval, generate and route load adapters this way).
+  TempDir tmp;
+  {
+    std::ofstream out(tmp / "tools.jsonl");
+    const json tools = json::parse(R"([{"type":"function","function":{"name":"route_ticket","description":"send a ticket to a queue",
+        "parameters":{"type":"object","properties":{"queue":{"type":"string"}},"required":["queue"]}}}])");
+    std::mt19937_64 r(21);
+    for (int i = 0; i < 60; ++i) {
+      const std::string queue = kIntents[r() % kIntents.size()];
+      json call = {{"id", "t" + std::to_string(i)}, {"type", "function"},
+                   {"function", {{"name", "route_ticket"}, {"arguments", json({{"queue", queue}}).dump()}}}};
+      json line = {{"request", {{"model", "gpt-4o-mini"}, {"tools", tools},
+                                {"messages", json::array({{{"role", "system"}, {"content", "Route the ticket."}},
+                                                          {{"role", "user"}, {"content", queue + " request number " + std::to_string(i)}}})}}},
+                   {"response", {{"id", "c" + std::to_string(i)}, {"object", "chat.completion"}, {"model", "gpt-4o-mini"},
+                                 {"choices", json::array({{{"index", 0}, {"message", {{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array({call})}}},
+                                                           {"finish_reason", "tool_calls"}}})},
+                                 {"usage", {{"prompt_tokens", 40}, {"completion_tokens", 9}}}}},
+                   {"timestamp", "2026-11-28T10:00:00Z"}, {"latency_ms", 600}, {"agent", "router"}};
+      out << line.dump() << "\n";
+    }
+  }
+  REQUIRE(run_command(cli("-q collect " + q(tmp / "tools.jsonl") + " -o " + q(tmp / "calls"))).status == 0);
+  REQUIRE(run_command(cli("-q model init -o " + q(tmp / "base") + " --from " + q(tmp / "calls"))).status == 0);
+  json tc = json::parse(read_bytes(tmp / "base" / "tokenizer_config.json"));
+  tc["chat_template"] = read_bytes(fs::path(SLMIFY_SOURCE_DIR) / "tests/fixtures/chat_templates/HuggingFaceTB-SmolLM2-135M-Instruct.jinja");
+  write_bytes(tmp / "base" / "tokenizer_config.json", tc.dump(2));
+  fs::remove(tmp / "base" / "chat_template.jinja");
+  ModelOptions plain;
+  plain.device = "cpu";
+  plain.tokenizer = true;
+  REQUIRE(model_load(tmp / "base", plain)->chat_template().name == "smollm2");
+
+  const std::string args = " --base " + q(tmp / "base") + " --dtype fp32 --max-steps 2 --all --set threads=2";
+  CommandResult r = run_command(cli("finetune " + q(tmp / "calls") + " -o " + q(tmp / "ft") + args + " 2>" + q(tmp / "err.txt")));
+  std::string err = read_bytes(tmp / "err.txt");
+  INFO(err);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(err, Catch::Contains("smollm2") && Catch::Contains("chatml-tools"));
+  const fs::path ad = tmp / "ft" / "all";
+  json m = json::parse(read_bytes(ad / "metrics.json"));
+  CHECK(m["chat_template"] == "chatml-tools");
+  CHECK(m["examples"]["train"].get<int64_t>() + m["examples"]["eval"].get<int64_t>() == 60);  // none refused
+  CHECK_FALSE(m["examples"].contains("skipped_unrenderable"));
+  CHECK(json::parse(read_bytes(ad / kChatTemplateFile))["name"] == "chatml-tools");
+  CHECK(chat_template_detect(read_bytes(ad / "chat_template.jinja"), "llama").name == "chatml-tools");
+  ModelOptions with = plain;
+  with.adapter = ad.string();
+  CHECK(model_load(tmp / "base", with)->chat_template().name == "chatml-tools");
+  CHECK(model_load(tmp / "base", plain)->chat_template().name == "smollm2");  // the base itself is unchanged
+
+  // Named explicitly, the tool-less template refuses every call, and the run says why.
+  r = run_command(cli("finetune " + q(tmp / "calls") + " -o " + q(tmp / "named") + args + " --set finetune.chat_template=smollm2 2>" + q(tmp / "err2.txt")));
+  CHECK_THAT(read_bytes(tmp / "err2.txt"), Catch::Contains("cannot show the tools"));
 }
 
 TEST_CASE("finetune: clusters train together in one multi-adapter job, skips are counted and explained",
