@@ -244,6 +244,8 @@ struct FinetuneConfig {
   std::vector<std::string> target_modules = {"all-linear"};
   int64_t max_length = 1024;
   bool packing = true;
+  bool shared_prefix = true;
+  int64_t eval_loss_examples = 64;
   int64_t batch_size = 8;
   int64_t grad_accum = 1;
   double lr = 2e-4;
@@ -282,6 +284,8 @@ struct FinetuneConfig {
     v("target_modules", target_modules, {.doc = "modules that get LoRA: all-linear, or names such as q_proj, v_proj", .min = 1});
     v("max_length", max_length, {.doc = "longest training sequence in tokens; longer examples are counted and skipped", .min = 16});
     v("packing", packing, {.doc = "pack several examples into one sequence"});
+    v("shared_prefix", shared_prefix, {.doc = "with packing, calls that share a prompt prefix (system prompt, tools) share one copy of it in a row, each attending to it and to itself only: the same loss and gradients as separate rows, for fewer tokens"});
+    v("eval_loss_examples", eval_loss_examples, {.doc = "eval loss during training on at most this many of each cluster's eval calls (0: all), so evaluating costs less than training", .min = 0});
     v("batch_size", batch_size, {.doc = "sequences per micro-batch", .min = 1});
     v("grad_accum", grad_accum, {.doc = "micro-batches per optimiser step", .min = 1});
     v("lr", lr, {.doc = "peak learning rate (AdamW)", .min = 0.0, .max = 1.0});

@@ -57,7 +57,8 @@ torch::Tensor activation(const torch::Tensor& x, const ModelConfig& c) {
 }  // namespace
 
 torch::Tensor TransformerWeights::forward(const torch::Tensor& ids, const torch::Tensor& positions, KvCache* cache,
-                                          const torch::Tensor& key_valid, const torch::Tensor& segments) const {
+                                          const torch::Tensor& key_valid, const torch::Tensor& segments,
+                                          const torch::Tensor& branches) const {
   const ModelConfig& c = config;
   const int64_t B = ids.size(0), T = ids.size(1), Hq = c.num_heads, Hkv = c.num_kv_heads, hd = c.head_dim;
   torch::Tensor x = embed.index_select(0, ids.reshape(-1)).view({B, T, c.hidden_size});  // [B, T, H]
@@ -92,6 +93,11 @@ torch::Tensor TransformerWeights::forward(const torch::Tensor& ids, const torch:
     m = m.view({1, 1, T, S});
     if (valid.defined()) m = m & valid.view({B, 1, 1, S});
     if (segments.defined()) m = m & (segments.view({B, 1, T, 1}) == segments.view({B, 1, 1, S}));
+    if (branches.defined()) {
+      SLMIFY_ASSERT(segments.defined(), "branches come with segments");
+      torch::Tensor kb = branches.view({B, 1, 1, S});
+      m = m & ((kb == 0) | (branches.view({B, 1, T, 1}) == kb));
+    }
     // A fully masked row (a padding query) would give NaN; let it see itself.
     torch::Tensor diag = (kpos == qpos).view({1, 1, T, S});
     mask = m | (~m.any(-1, true) & diag);

@@ -59,8 +59,12 @@ struct TransformerWeights {
   /// `key_valid` [B, T] bool marks real (non-padding) tokens; undefined = all real.
   /// `segments` [B, T] int64 (training, no cache): packed sequences, a query sees only keys of its
   /// own segment (block-diagonal causal attention); positions restart per segment.
+  /// `branches` [B, T] int64 (with segments): a segment that is a shared prefix (branch 0)
+  /// followed by continuations (branches 1, 2, ...): a query of branch k sees the prefix and its
+  /// own branch only, so each continuation is computed exactly as if it followed the prefix alone.
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& positions, KvCache* cache,
-                        const torch::Tensor& key_valid = {}, const torch::Tensor& segments = {}) const;
+                        const torch::Tensor& key_valid = {}, const torch::Tensor& segments = {},
+                        const torch::Tensor& branches = {}) const;
   torch::Tensor logits(const torch::Tensor& hidden) const;  // [B, T, H] -> [B, T, V] fp32
   KvCache make_cache(int64_t batch, int64_t capacity) const;
 };

@@ -34,4 +34,21 @@ bool example_from_record(const ChatTemplate& tmpl, const Tokenizer& tok, const j
 std::vector<std::vector<int32_t>> pack_examples(const std::vector<int64_t>& lengths, const std::vector<int32_t>& order,
                                                 int64_t max_length, bool packing);
 
+/// Examples that share one copy of a common prompt prefix in a training row (shared-prefix
+/// packing): `prefix` tokens, the same in every member and holding none of their targets, then
+/// each member's remaining tokens as its own branch. `len` = prefix + Σ(member length − prefix),
+/// the tokens the row spends on the group. A group of one has prefix 0.
+struct PrefixGroup {
+  std::vector<int32_t> ex;
+  int64_t prefix = 0;
+  int64_t len = 0;
+};
+
+/// Groups the examples named by `order` (indices into `ex`) by shared prefix: examples whose
+/// common prefix before their first target is at least `min_shared` tokens go together, in the
+/// order given, while the group's `len` stays within max_length. Groups come in the order of
+/// their first member; with min_shared <= 0 every example is a group of its own.
+std::vector<PrefixGroup> group_shared_prefix(const std::vector<TrainExample>& ex, const std::vector<int32_t>& order,
+                                             int64_t max_length, int64_t min_shared);
+
 }  // namespace slmify

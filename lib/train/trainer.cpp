@@ -44,9 +44,35 @@ uint64_t mix(uint64_t a, uint64_t b) {  // splitmix64 of a combined pair
 
 struct Seq {
   int task = 0;
-  std::vector<int32_t> ex;  // example indices of the task's train list
-  int64_t len = 0;
+  std::vector<PrefixGroup> groups;  // examples of the task's train (or eval) list, by shared prefix
+  int64_t len = 0;                  // tokens the row spends
 };
+
+// Shared-prefix packing needs this many common tokens: shorter prefixes save too little.
+constexpr int64_t kMinSharedPrefix = 16;
+
+// Rows of one task: its examples in `order`, grouped by shared prefix (when enabled), the groups
+// packed first-fit.
+std::vector<Seq> task_rows(const FinetuneConfig& c, const std::vector<TrainExample>& ex, const std::vector<int32_t>& order,
+                           int task, int64_t pack_len) {
+  const bool share = c.packing && c.shared_prefix && !c.prompt_loss;
+  std::vector<PrefixGroup> groups = group_shared_prefix(ex, order, pack_len, share ? kMinSharedPrefix : 0);
+  std::vector<int64_t> lengths(groups.size());
+  std::vector<int32_t> gorder(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) lengths[g] = groups[g].len;
+  std::iota(gorder.begin(), gorder.end(), 0);
+  std::vector<Seq> rows;
+  for (auto& s : pack_examples(lengths, gorder, pack_len, c.packing)) {
+    Seq q;
+    q.task = task;
+    for (int32_t g : s) {
+      q.len += lengths[size_t(g)];
+      q.groups.push_back(std::move(groups[size_t(g)]));
+    }
+    rows.push_back(std::move(q));
+  }
+  return rows;
+}
 
 struct EpochPlan {
   std::vector<Seq> seqs;
@@ -74,15 +100,7 @@ EpochPlan plan_epoch(const TrainJob& job, int64_t epoch) {
     std::iota(order.begin(), order.end(), 0);
     std::mt19937_64 rng(mix(uint64_t(c.seed), uint64_t(epoch) * 1000003 + t));
     std::shuffle(order.begin(), order.end(), rng);
-    std::vector<int64_t> lengths(ex.size());
-    for (size_t i = 0; i < ex.size(); ++i) lengths[i] = int64_t(ex[i].ids.size());
-    for (auto& s : pack_examples(lengths, order, pack_len, c.packing)) {
-      Seq q;
-      q.task = int(t);
-      for (int32_t i : s) q.len += lengths[size_t(i)];
-      q.ex = std::move(s);
-      p.seqs.push_back(std::move(q));
-    }
+    for (Seq& q : task_rows(c, ex, order, int(t), pack_len)) p.seqs.push_back(std::move(q));
   }
   std::vector<int32_t> order(p.seqs.size());
   std::iota(order.begin(), order.end(), 0);
@@ -103,41 +121,69 @@ EpochPlan plan_epoch(const TrainJob& job, int64_t epoch) {
 }
 
 struct MicroBatch {
-  torch::Tensor ids, pos, seg, src, tgt, task, rows;  // see build_micro
-  int64_t tokens = 0, targets = 0;
+  torch::Tensor ids, pos, seg, branch, src, tgt, task, rows;  // see build_micro
+  int64_t tokens = 0;       // tokens computed (a shared prefix once)
+  int64_t call_tokens = 0;  // tokens of the calls trained on (a shared prefix once per call)
+  int64_t targets = 0;
 };
 
-// Rows of packed examples: ids/pos/seg [B, T] (seg 0 = padding, positions restart per example),
-// src [N] flat indices of the positions whose output predicts tgt [N], task [N] of each target.
+// Rows of packed examples: ids/pos/seg [B, T] (seg 0 = padding, one segment per prefix group),
+// branch [B, T] (0 = the group's shared prefix, k = its k-th member's own tokens; undefined when
+// no row shares a prefix), src [N] flat indices of the positions whose output predicts tgt [N],
+// task [N] of each target. Positions continue from the prefix in every branch.
 MicroBatch build_micro(const TrainJob& job, const std::vector<const Seq*>& seqs, bool from_eval,
                        torch::Device dev) {
   int64_t T = 8;
   for (const Seq* s : seqs) T = std::max(T, s->len);
   T = (T + 7) / 8 * 8;
   const int64_t B = int64_t(seqs.size());
-  std::vector<int64_t> ids(size_t(B * T), 0), pos(size_t(B * T), 0), seg(size_t(B * T), 0), rows(static_cast<size_t>(B));
+  std::vector<int64_t> ids(size_t(B * T), 0), pos(size_t(B * T), 0), seg(size_t(B * T), 0), branch(size_t(B * T), 0),
+      rows(static_cast<size_t>(B));
   std::vector<int64_t> src, tgt, task;
   MicroBatch mb;
+  bool shared = false;
   for (int64_t b = 0; b < B; ++b) {
     const Seq& s = *seqs[size_t(b)];
     rows[size_t(b)] = s.task;
     const auto& list = from_eval ? job.tasks[size_t(s.task)].eval : job.tasks[size_t(s.task)].train;
     int64_t off = 0, segment = 0;
-    for (int32_t e : s.ex) {
-      const TrainExample& x = list[size_t(e)];
+    for (const PrefixGroup& g : s.groups) {
       ++segment;
-      for (size_t i = 0; i < x.ids.size(); ++i) {
-        size_t at = size_t(b * T + off + int64_t(i));
-        ids[at] = x.ids[i];
-        pos[at] = int64_t(i);
-        seg[at] = segment;
-        if (i > 0 && x.mask[i]) {
-          src.push_back(int64_t(at) - 1);
-          tgt.push_back(x.ids[i]);
-          task.push_back(s.task);
+      const int64_t P = g.prefix;
+      shared = shared || P > 0;
+      const int64_t prefix_at = off;  // flat offset of the prefix in the row
+      if (P > 0) {
+        const TrainExample& x0 = list[size_t(g.ex[0])];
+        for (int64_t i = 0; i < P; ++i) {
+          size_t at = size_t(b * T + off + i);
+          ids[at] = x0.ids[size_t(i)];
+          pos[at] = i;
+          seg[at] = segment;
         }
+        off += P;
       }
-      off += int64_t(x.ids.size());
+      int64_t br = 0;
+      for (int32_t e : g.ex) {
+        const TrainExample& x = list[size_t(e)];
+        ++br;
+        mb.call_tokens += int64_t(x.ids.size());
+        const int64_t start = off;  // flat offset of ids[P]
+        for (size_t i = size_t(P); i < x.ids.size(); ++i) {
+          size_t at = size_t(b * T + start + int64_t(i) - P);
+          ids[at] = x.ids[i];
+          pos[at] = int64_t(i);
+          seg[at] = segment;
+          branch[at] = br;
+          if (i > 0 && x.mask[i]) {
+            // Predicted from ids[i-1]: in this branch, or the prefix's last token for i == P.
+            int64_t from = int64_t(i) - 1 >= P ? b * T + start + int64_t(i) - 1 - P : b * T + prefix_at + P - 1;
+            src.push_back(from);
+            tgt.push_back(x.ids[i]);
+            task.push_back(s.task);
+          }
+        }
+        off += int64_t(x.ids.size()) - P;
+      }
     }
     mb.tokens += off;
   }
@@ -146,6 +192,7 @@ MicroBatch build_micro(const TrainJob& job, const std::vector<const Seq*>& seqs,
   mb.ids = mk(ids, {B, T});
   mb.pos = mk(pos, {B, T});
   mb.seg = mk(seg, {B, T});
+  if (shared) mb.branch = mk(branch, {B, T});
   mb.rows = mk(rows, {B});
   mb.targets = int64_t(src.size());
   mb.src = mk(src, {mb.targets});
@@ -157,7 +204,7 @@ MicroBatch build_micro(const TrainJob& job, const std::vector<const Seq*>& seqs,
 // Summed NLL per task of the micro-batch's targets (and the differentiable total).
 torch::Tensor micro_nll(TransformerWeights& w, LoraSet* lora, const MicroBatch& mb) {
   if (lora) lora->rows = mb.rows;
-  torch::Tensor hidden = w.forward(mb.ids, mb.pos, nullptr, {}, mb.seg);         // [B, T, H]
+  torch::Tensor hidden = w.forward(mb.ids, mb.pos, nullptr, {}, mb.seg, mb.branch);  // [B, T, H]
   torch::Tensor h = hidden.reshape({-1, hidden.size(-1)}).index_select(0, mb.src);  // [N, H]
   torch::Tensor logits = w.logits(h);                                             // [N, V] fp32
   return F::cross_entropy(logits, mb.tgt, F::CrossEntropyFuncOptions().reduction(torch::kNone));  // [N]
@@ -271,6 +318,19 @@ std::vector<json> train_job(Model& model, const TrainJob& job) {
     total_steps += int64_t(epochs.back().steps.size());
   }
   if (c.max_steps > 0) total_steps = c.max_steps;
+  {
+    int64_t calls = 0, call_tokens = 0, row_tokens = 0;
+    for (const Seq& q : epochs[0].seqs) {
+      row_tokens += q.len;
+      for (const PrefixGroup& g : q.groups)
+        for (int32_t e : g.ex) ++calls, call_tokens += int64_t(job.tasks[size_t(q.task)].train[size_t(e)].ids.size());
+    }
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "finetune %s: an epoch is %lld calls (%s tokens) in %zu rows of %s tokens%s", label.c_str(),
+                  (long long)calls, format_count(double(call_tokens)).c_str(), epochs[0].seqs.size(), format_count(double(row_tokens)).c_str(),
+                  row_tokens < call_tokens ? (" (shared prefixes: " + std::to_string(double(call_tokens) / double(row_tokens)).substr(0, 4) + "x fewer)").c_str() : "");
+    log_info(buf);
+  }
   const int64_t warmup = int64_t(std::ceil(c.warmup_ratio * double(total_steps)));
   auto lr_at = [&](int64_t s) {  // s: 0-based optimiser step
     if (s < warmup) return c.lr * double(s + 1) / double(warmup);
@@ -285,7 +345,8 @@ std::vector<json> train_job(Model& model, const TrainJob& job) {
     m2.push_back(torch::zeros_like(p, p.options().requires_grad(false)));
   }
   std::vector<TaskState> ts(static_cast<size_t>(n_tasks));
-  int64_t step = 0, tokens_seen = 0;
+  int64_t step = 0, tokens_seen = 0;  // tokens_seen: of the calls trained on (effective)
+  int64_t computed_seen = 0;             // tokens computed in this process (a shared prefix once per row)
   double elapsed_before = 0;
 
   // Resume from the job's checkpoint when it belongs to this very job.
@@ -369,18 +430,13 @@ std::vector<json> train_job(Model& model, const TrainJob& job) {
     for (int64_t t = 0; t < n_tasks; ++t) {
       const auto& ev = job.tasks[size_t(t)].eval;
       if (ev.empty()) continue;
-      std::vector<int32_t> order(ev.size());
+      // A bounded sample (the first eval_loss_examples, the same at every evaluation).
+      size_t n = c.eval_loss_examples > 0 ? std::min(ev.size(), size_t(c.eval_loss_examples)) : ev.size();
+      std::vector<int32_t> order(n);
       std::iota(order.begin(), order.end(), 0);
-      std::vector<int64_t> lengths(ev.size());
-      for (size_t i = 0; i < ev.size(); ++i) lengths[i] = int64_t(ev[i].ids.size());
-      std::vector<Seq> seqs;
-      for (auto& s : pack_examples(lengths, order, c.max_length, true)) {
-        Seq q;
-        q.task = int(t);
-        for (int32_t i : s) q.len += lengths[size_t(i)];
-        q.ex = std::move(s);
-        seqs.push_back(std::move(q));
-      }
+      FinetuneConfig packed = c;
+      packed.packing = true;
+      std::vector<Seq> seqs = task_rows(packed, ev, order, int(t), c.max_length);
       for (size_t a = 0; a < seqs.size(); a += size_t(c.batch_size)) {
         std::vector<const Seq*> group;
         for (size_t b = a; b < std::min(seqs.size(), a + size_t(c.batch_size)); ++b) group.push_back(&seqs[b]);
@@ -415,11 +471,12 @@ std::vector<json> train_job(Model& model, const TrainJob& job) {
         for (int32_t s : ep.micro[k]) groups.back().push_back(&ep.seqs[size_t(s)]);
       }
       std::vector<MicroBatch> mbs;
-      int64_t step_targets = 0, step_tokens = 0;
+      int64_t step_targets = 0, step_tokens = 0, step_computed = 0;
       for (auto& g : groups) {
         mbs.push_back(build_micro(job, g, false, dev));
         step_targets += mbs.back().targets;
-        step_tokens += mbs.back().tokens;
+        step_tokens += mbs.back().call_tokens;
+        step_computed += mbs.back().tokens;
       }
       std::vector<double> task_sum(size_t(n_tasks), 0.0), task_cnt(size_t(n_tasks), 0.0);
       double loss_sum = 0;
@@ -452,6 +509,7 @@ std::vector<json> train_job(Model& model, const TrainJob& job) {
       adamw_step(params, m1, m2, step + 1, lr, c.weight_decay);
       ++step;
       tokens_seen += step_tokens;
+      computed_seen += step_computed;
       const double loss = step_targets ? loss_sum / double(step_targets) : std::nan("");
       for (int64_t t = 0; t < n_tasks; ++t)
         if (task_cnt[size_t(t)] > 0) ts[size_t(t)].last_train = task_sum[size_t(t)] / task_cnt[size_t(t)];
@@ -489,7 +547,8 @@ std::vector<json> train_job(Model& model, const TrainJob& job) {
       const double rate = double(tokens_seen - start_tokens) / std::max(1e-9, el - elapsed_before);
       const double eta = (el - elapsed_before) / double(step - start_step) * double(total_steps - step);
       json line = {{"step", step}, {"epoch", e}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm},
-                   {"tokens", tokens_seen}, {"tokens_per_s", rate}, {"elapsed_s", el}};
+                   {"tokens", tokens_seen}, {"tokens_per_s", rate}, {"computed_tokens_per_s", double(computed_seen) / std::max(1e-9, el - elapsed_before)},
+                   {"elapsed_s", el}};
       if (n_tasks > 1) {
         json per = json::array();
         for (int64_t t = 0; t < n_tasks; ++t) per.push_back(task_cnt[size_t(t)] > 0 ? json(task_sum[size_t(t)] / task_cnt[size_t(t)]) : json(nullptr));
@@ -561,6 +620,7 @@ std::vector<json> train_job(Model& model, const TrainJob& job) {
                {"train_target_tokens_per_epoch", train_targets},
                {"eval_target_tokens", eval_targets},
                {"tokens_processed", tokens_seen},
+               {"computed_tokens", computed_seen},
                {"final_train_loss", num(s.last_train)},
                {"final_eval_loss", num(s.last_eval)},
                {"best_eval_loss", num(s.best_eval)},

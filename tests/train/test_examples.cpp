@@ -142,3 +142,79 @@ TEST_CASE("examples: packing puts every example in exactly one sequence within t
   CHECK(double(total) / double(seqs.size() * 128) > 0.85);
   CHECK(pack_examples(len, order, 128, false).size() == len.size());
 }
+
+TEST_CASE("examples: shared-prefix groups hold each example once, share only identical target-free prefixes, fit the length",
+          "[train]") {
+  // 120 calls under three system prompts: two of 40 tokens (A, B) and one of 8 (C, too short to
+  // share at min_shared 16). Each call: its prompt, a user part of 5-24 tokens, a reply of 3-12
+  // target tokens. A few A-calls have an earlier target inside the prompt (a multi-turn call), so
+  // a group holding one of them may share only what lies before that target.
+  std::mt19937_64 rng(17);
+  auto draw = [&](size_t n) {
+    TokenIds v(n);
+    for (int32_t& x : v) x = int32_t(rng() % 500);
+    return v;
+  };
+  const TokenIds A = draw(40), B = draw(40), C = draw(8);
+  std::vector<TrainExample> ex;
+  for (int i = 0; i < 120; ++i) {
+    const TokenIds& sys = i % 3 == 0 ? A : i % 3 == 1 ? B : C;
+    TrainExample x;
+    x.ids = sys;
+    TokenIds user = draw(5 + rng() % 20), reply = draw(3 + rng() % 10);
+    x.ids.insert(x.ids.end(), user.begin(), user.end());
+    x.mask.assign(x.ids.size(), 0);
+    if (i % 3 == 0 && i % 4 == 0) x.mask[size_t(20 + i % 7)] = 1;  // an earlier assistant token inside A
+    x.ids.insert(x.ids.end(), reply.begin(), reply.end());
+    x.mask.resize(x.ids.size(), 1);
+    ex.push_back(std::move(x));
+  }
+  std::vector<int32_t> order(ex.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  const int64_t max_len = 256, min_shared = 16;
+  std::vector<PrefixGroup> groups = group_shared_prefix(ex, order, max_len, min_shared);
+
+  std::vector<int> seen(ex.size(), 0);
+  int64_t tokens = 0, saved = 0;
+  for (const PrefixGroup& g : groups) {
+    REQUIRE(!g.ex.empty());
+    int64_t len = g.prefix;
+    for (int32_t i : g.ex) {
+      const TrainExample& x = ex[size_t(i)];
+      ++seen[size_t(i)];
+      len += int64_t(x.ids.size()) - g.prefix;
+      REQUIRE(g.prefix < int64_t(x.ids.size()));
+      // The prefix is the same tokens in every member and holds none of its targets.
+      for (int64_t k = 0; k < g.prefix; ++k) {
+        CHECK(x.ids[size_t(k)] == ex[size_t(g.ex[0])].ids[size_t(k)]);
+        CHECK(x.mask[size_t(k)] == 0);
+      }
+    }
+    CHECK(g.len == len);
+    CHECK(g.len <= max_len);
+    if (g.ex.size() == 1) CHECK(g.prefix == 0);
+    else CHECK(g.prefix >= min_shared);
+    tokens += g.len;
+    saved += g.prefix * int64_t(g.ex.size() - 1);
+  }
+  CHECK(std::all_of(seen.begin(), seen.end(), [](int c) { return c == 1; }));
+  // The C-calls cannot share (8 tokens < min_shared); A- and B-calls share their 40 tokens (or
+  // what precedes an early target): most of the 80 of them sit in groups.
+  int64_t grouped = 0;
+  for (const PrefixGroup& g : groups)
+    if (g.ex.size() > 1) grouped += int64_t(g.ex.size());
+  CHECK(grouped >= 70);
+  CHECK(saved > 70 * 20);
+  for (const PrefixGroup& g : groups)
+    if (g.ex.size() > 1)
+      for (int32_t i : g.ex) CHECK(i % 3 != 2);
+  // Groups come in the order of their first members; without sharing, every call is its own.
+  for (size_t k = 1; k < groups.size(); ++k) {
+    auto at = [&](int32_t i) { return std::find(order.begin(), order.end(), i) - order.begin(); };
+    CHECK(at(groups[k - 1].ex[0]) < at(groups[k].ex[0]));
+  }
+  std::vector<PrefixGroup> single = group_shared_prefix(ex, order, max_len, 0);
+  REQUIRE(single.size() == ex.size());
+  for (size_t k = 0; k < single.size(); ++k) CHECK((single[k].ex == std::vector<int32_t>{order[k]} && single[k].prefix == 0));
+}

@@ -197,6 +197,82 @@ TEST_CASE("lora: one adapter per batch row gives each row what its adapter alone
   }
 }
 
+TEST_CASE("lora: a shared prefix with several continuations gives each the loss and gradients of its own row",
+          "[train][torch]") {
+  // One packed row [prefix c1 c2 | e3 | padding]: c1 and c2 continue the same 12-token prefix
+  // (branches 1 and 2 of segment 1), e3 is a call of its own (segment 2). The summed NLL of every
+  // continuation token and the LoRA gradients must equal those of the rows [prefix c1],
+  // [prefix c2] and [e3] computed separately. fp64 shows the equality (1e-9 relative, only the
+  // order of sums differs); fp32 must agree within its rounding (2e-4 relative).
+  for (torch::ScalarType dt : {torch::kFloat64, torch::kFloat32}) {
+    const double tol = dt == torch::kFloat64 ? 1e-9 : 2e-4;
+    TransformerWeights w = load("llama", dt);
+    LoraSet set;
+    LoraOptions o;
+    o.rank = 4;
+    o.seed = 21;
+    lora_attach(w, set, o);
+    if (dt == torch::kFloat64) to_fp64(set);
+    {
+      torch::NoGradGuard ng;
+      auto g = at::make_generator<at::CPUGeneratorImpl>(22);
+      for (LoraTarget& t : set.targets) t.b.copy_(torch::randn(t.b.sizes(), g, torch::kFloat64).to(t.b.scalar_type()) * 0.1);
+    }
+    auto part = [](uint64_t seed, int64_t n) { return ids_tensor(1, n, seed)[0]; };
+    torch::Tensor prefix = part(31, 12), c1 = part(32, 7), c2 = part(33, 5), e3 = part(34, 6);
+    auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+    // NLL of the tokens ids[from..] each predicted from the position before, for one row alone.
+    auto nll_alone = [&](const torch::Tensor& ids, int64_t from) {
+      const int64_t T = ids.size(0);
+      torch::Tensor pos = torch::arange(T, i64).unsqueeze(0);
+      torch::Tensor h = w.forward(ids.unsqueeze(0), pos, nullptr)[0];
+      torch::Tensor lp = torch::log_softmax(w.lm_head.forward(h).to(torch::kFloat64), -1);
+      torch::Tensor tgt = ids.narrow(0, from, T - from);
+      return -lp.narrow(0, from - 1, T - from).gather(1, tgt.unsqueeze(1)).sum();
+    };
+    auto grads = [&]() {
+      std::vector<torch::Tensor> g;
+      for (LoraTarget& t : set.targets) {
+        g.push_back(t.a.grad().clone());
+        g.push_back(t.b.grad().clone());
+        t.a.mutable_grad().zero_();
+        t.b.mutable_grad().zero_();
+      }
+      return g;
+    };
+    torch::Tensor alone = nll_alone(torch::cat({prefix, c1}), 12) + nll_alone(torch::cat({prefix, c2}), 12) + nll_alone(e3, 1);
+    alone.backward();
+    std::vector<torch::Tensor> g_alone = grads();
+
+    // The shared row: ids, positions, segments, branches; targets as (source position, token).
+    torch::Tensor ids = torch::cat({prefix, c1, c2, e3, torch::zeros({3}, i64)}).unsqueeze(0);  // T = 33
+    std::vector<int64_t> pos, seg, br;
+    for (int64_t i = 0; i < 12; ++i) pos.push_back(i), seg.push_back(1), br.push_back(0);
+    for (int64_t i = 0; i < 7; ++i) pos.push_back(12 + i), seg.push_back(1), br.push_back(1);
+    for (int64_t i = 0; i < 5; ++i) pos.push_back(12 + i), seg.push_back(1), br.push_back(2);
+    for (int64_t i = 0; i < 6; ++i) pos.push_back(i), seg.push_back(2), br.push_back(1);
+    for (int64_t i = 0; i < 3; ++i) pos.push_back(0), seg.push_back(0), br.push_back(0);
+    std::vector<int64_t> src, tgt;
+    const std::vector<int64_t> flat_ids(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
+    for (int64_t i = 0; i < 7; ++i) src.push_back(i == 0 ? 11 : 12 + i - 1), tgt.push_back(flat_ids[size_t(12 + i)]);
+    for (int64_t i = 0; i < 5; ++i) src.push_back(i == 0 ? 11 : 19 + i - 1), tgt.push_back(flat_ids[size_t(19 + i)]);
+    for (int64_t i = 1; i < 6; ++i) src.push_back(24 + i - 1), tgt.push_back(flat_ids[size_t(24 + i)]);
+    auto t1 = [&](std::vector<int64_t>& v) { return torch::tensor(v, i64).unsqueeze(0); };
+    torch::Tensor h = w.forward(ids, t1(pos), nullptr, {}, t1(seg), t1(br))[0];
+    torch::Tensor lp = torch::log_softmax(w.lm_head.forward(h.index_select(0, torch::tensor(src, i64))).to(torch::kFloat64), -1);
+    torch::Tensor shared = -lp.gather(1, torch::tensor(tgt, i64).unsqueeze(1)).sum();
+    shared.backward();
+    std::vector<torch::Tensor> g_shared = grads();
+    INFO("dtype " << (dt == torch::kFloat64 ? "fp64" : "fp32"));
+    CHECK(std::abs(shared.item<double>() - alone.item<double>()) / std::abs(alone.item<double>()) < tol);
+    for (size_t i = 0; i < g_alone.size(); ++i) {
+      INFO(set.targets[i / 2].module << (i % 2 ? " B" : " A"));
+      CHECK(max_rel_diff(g_shared[i], g_alone[i]) < tol);
+    }
+    lora_detach(set);
+  }
+}
+
 TEST_CASE("lora: adamw_step equals torch::optim::AdamW step for step", "[train][torch]") {
   torch::manual_seed(1);
   torch::Tensor x = torch::randn({5, 7});
