@@ -108,6 +108,9 @@ std::string utf8_sanitize(std::string_view s) {
   return out;
 }
 
+// A prompt prefix shorter than this is not worth computing apart.
+constexpr int64_t kMinSharedPrompt = 16;
+
 struct Row {
   TokenIds prompt;
   GenerateResult out;
@@ -139,46 +142,79 @@ std::vector<GenerateResult> generate_rows(Model& m, const std::vector<TokenIds>&
   for (const std::string& s : o.stop_strings) hold = std::max(hold, s.empty() ? 0 : s.size() - 1);
   const bool text = m.has_tokenizer();
 
-  // Left-padded prompt batch: ids, validity and positions (0.. within each row).
-  std::vector<int64_t> ids(size_t(B * Lmax), 0), pos(size_t(B * Lmax), 0);
-  std::vector<uint8_t> valid(size_t(B * Lmax), 0);
+  // A prefix every prompt shares (a cluster's system prompt and tools) is computed once, for one
+  // row, and its keys and values copied into every row of the cache; each prompt's rest follows,
+  // left-padded, at positions that continue the prefix. At least one token of each prompt stays
+  // in its rest, so that every row has a last position to predict from.
+  const int64_t max_new = std::max<int64_t>(0, o.max_new_tokens);
+  int64_t shared = 0;
+  if (o.use_cache && B > 1) {
+    int64_t shortest = Lmax;
+    for (const TokenIds& p : prompts) shortest = std::min<int64_t>(shortest, static_cast<int64_t>(p.size()));
+    const TokenIds& p0 = prompts[0];
+    while (shared < shortest - 1 &&
+           std::all_of(prompts.begin(), prompts.end(), [&](const TokenIds& p) { return p[size_t(shared)] == p0[size_t(shared)]; }))
+      ++shared;
+    if (shared < kMinSharedPrompt) shared = 0;
+  }
+  const int64_t L = Lmax - shared;  // longest rest
+
+  // Left-padded batch of the rests: ids, validity and positions (continuing the prefix).
+  std::vector<int64_t> ids(size_t(B * L), 0), pos(size_t(B * L), 0);
+  std::vector<uint8_t> valid(size_t(B * L), 0);
   for (int64_t b = 0; b < B; ++b) {
     const TokenIds& p = prompts[size_t(b)];
-    int64_t pad = Lmax - static_cast<int64_t>(p.size());
-    for (int64_t j = 0; j < static_cast<int64_t>(p.size()); ++j) {
-      ids[size_t(b * Lmax + pad + j)] = p[size_t(j)];
-      pos[size_t(b * Lmax + pad + j)] = j;
-      valid[size_t(b * Lmax + pad + j)] = 1;
+    const int64_t n = static_cast<int64_t>(p.size()) - shared, pad = L - n;
+    for (int64_t j = 0; j < n; ++j) {
+      ids[size_t(b * L + pad + j)] = p[size_t(shared + j)];
+      pos[size_t(b * L + pad + j)] = shared + j;
+      valid[size_t(b * L + pad + j)] = 1;
     }
   }
   auto i64 = torch::TensorOptions().dtype(torch::kInt64);
-  torch::Tensor all_ids = torch::tensor(ids, i64).view({B, Lmax});
-  torch::Tensor all_pos = torch::tensor(pos, i64).view({B, Lmax});
-  torch::Tensor all_valid = torch::tensor(std::vector<int64_t>(valid.begin(), valid.end()), i64).view({B, Lmax}).to(torch::kBool);
+  torch::Tensor all_ids = torch::tensor(ids, i64).view({B, L});
+  torch::Tensor all_pos = torch::tensor(pos, i64).view({B, L});
+  torch::Tensor all_valid = torch::tensor(std::vector<int64_t>(valid.begin(), valid.end()), i64).view({B, L}).to(torch::kBool);
   std::vector<int64_t> next_pos(static_cast<size_t>(B), 0);
   for (int64_t b = 0; b < B; ++b) next_pos[size_t(b)] = static_cast<int64_t>(prompts[size_t(b)].size());
 
-  const int64_t max_new = std::max<int64_t>(0, o.max_new_tokens);
   KvCache cache;
   if (o.use_cache) cache = w.make_cache(B, Lmax + max_new);
   auto t0 = Clock::now();
+  if (shared > 0) {
+    KvCache one = w.make_cache(1, shared);
+    torch::Tensor pid = torch::tensor(std::vector<int64_t>(prompts[0].begin(), prompts[0].begin() + shared), i64).view({1, shared});
+    w.forward(pid.to(w.device), torch::arange(shared, i64).view({1, shared}).to(w.device), &one);
+    for (size_t l = 0; l < cache.k.size(); ++l) {
+      cache.k[l].narrow(2, 0, shared).copy_(one.k[l].expand({B, -1, -1, -1}));
+      cache.v[l].narrow(2, 0, shared).copy_(one.v[l].expand({B, -1, -1, -1}));
+    }
+    cache.key_valid.narrow(1, 0, shared).fill_(true);
+    cache.length = shared;
+  }
   torch::Tensor hidden = w.forward(all_ids.to(w.device), all_pos.to(w.device), o.use_cache ? &cache : nullptr, all_valid.to(w.device));
   torch::Tensor last = w.logits(hidden.narrow(1, hidden.size(1) - 1, 1)).to(torch::kCPU).contiguous();  // [B, 1, V]
   const double prefill = seconds_since(t0);
   auto t1 = Clock::now();
   const int64_t V = last.size(-1);
 
+  // live: the rows still in the batch tensors, in their order (finished rows leave the cache).
+  std::vector<int64_t> live(static_cast<size_t>(B));
+  std::iota(live.begin(), live.end(), 0);
   for (int64_t step = 0; step < max_new; ++step) {
-    std::vector<int64_t> next(size_t(B), 0);
+    const int64_t n_live = static_cast<int64_t>(live.size());
+    std::vector<int64_t> next(size_t(n_live), 0), npos(size_t(n_live), 0);
     bool all_done = true;
-    for (int64_t b = 0; b < B; ++b) {
+    for (int64_t i = 0; i < n_live; ++i) {
+      const int64_t b = live[size_t(i)];
       Row& r = rows[size_t(b)];
+      npos[size_t(i)] = next_pos[size_t(b)]++;
       if (r.done) continue;
-      const float* lp = last.data_ptr<float>() + b * V;
+      const float* lp = last.data_ptr<float>() + i * V;
       int32_t tok = pick_token(std::vector<float>(lp, lp + V), r.seen, o, r.rng);
       r.out.tokens.push_back(tok);
       r.seen.insert(tok);
-      next[size_t(b)] = tok;
+      next[size_t(i)] = tok;
       if (std::find(stops.begin(), stops.end(), tok) != stops.end()) {
         r.done = true;
         r.out.finish_reason = "stop";
@@ -213,15 +249,32 @@ std::vector<GenerateResult> generate_rows(Model& m, const std::vector<TokenIds>&
       all_done = all_done && r.done;
     }
     if (all_done) break;
-    torch::Tensor nt = torch::tensor(next, i64).view({B, 1});
-    torch::Tensor np = torch::tensor(next_pos, i64).view({B, 1});
-    for (int64_t& p : next_pos) ++p;
+    torch::Tensor nt = torch::tensor(next, i64).view({n_live, 1});
+    torch::Tensor np = torch::tensor(npos, i64).view({n_live, 1});
     if (o.use_cache) {
+      // Rows that finished leave the batch once a quarter of it has: a decode step's cost
+      // follows the batch, and copying the cache costs less than a few steps.
+      std::vector<int64_t> keep;
+      for (int64_t i = 0; i < n_live; ++i)
+        if (!rows[size_t(live[size_t(i)])].done) keep.push_back(i);
+      if (4 * static_cast<int64_t>(keep.size()) <= 3 * n_live) {
+        torch::Tensor k = torch::tensor(keep, i64).to(w.device);
+        for (size_t l = 0; l < cache.k.size(); ++l) {
+          cache.k[l] = cache.k[l].index_select(0, k);
+          cache.v[l] = cache.v[l].index_select(0, k);
+        }
+        cache.key_valid = cache.key_valid.index_select(0, k);
+        nt = nt.index_select(0, k.to(torch::kCPU));
+        np = np.index_select(0, k.to(torch::kCPU));
+        std::vector<int64_t> still;
+        for (int64_t i : keep) still.push_back(live[size_t(i)]);
+        live = std::move(still);
+      }
       hidden = w.forward(nt.to(w.device), np.to(w.device), &cache);
     } else {  // full recomputation of prompt + generated so far
       all_ids = torch::cat({all_ids, nt}, 1);
       all_pos = torch::cat({all_pos, np}, 1);
-      all_valid = torch::cat({all_valid, torch::ones({B, 1}, torch::kBool)}, 1);
+      all_valid = torch::cat({all_valid, torch::ones({n_live, 1}, torch::kBool)}, 1);
       hidden = w.forward(all_ids.to(w.device), all_pos.to(w.device), nullptr, all_valid.to(w.device));
     }
     last = w.logits(hidden.narrow(1, hidden.size(1) - 1, 1)).to(torch::kCPU).contiguous();

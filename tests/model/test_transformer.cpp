@@ -137,6 +137,43 @@ TEST_CASE("a left-padded batch generates what each prompt generates alone", "[mo
   for (size_t i = 0; i < prompts.size(); ++i) CHECK(batch[i].tokens == model_generate(*m, prompts[i], g).tokens);
 }
 
+TEST_CASE("a batch whose prompts share a prefix computes it once and generates greedy continuations of each prompt",
+          "[model][torch][python]") {
+  // Five prompts: the same 20-token prefix (a system prompt) and tails of 1 to 9 tokens. The
+  // prefix's keys and values are computed once and copied into each row; rows that stop early
+  // leave the batch. Each row's tokens must be a greedy continuation of its own prompt,
+  // teacher-forced by a full forward pass (top logit within 1e-4), and the rows that run to the
+  // length limit must not be cut short by the others leaving.
+  json e = expected("llama");
+  auto m = model_load(ref_dir() / "llama", no_tokenizer());
+  TokenIds base = ids_of(e);
+  TokenIds prefix;
+  for (int i = 0; i < 20; ++i) prefix.push_back(int32_t(3 + (base[size_t(i) % base.size()] + 13 * i) % 200));
+  std::vector<TokenIds> prompts;
+  for (int k = 0; k < 5; ++k) {
+    TokenIds p = prefix;
+    for (int j = 0; j < 1 + 2 * k; ++j) p.push_back(int32_t(3 + (7 * k + 11 * j) % 150));
+    prompts.push_back(p);
+  }
+  GenerateOptions g;
+  g.max_new_tokens = 10;
+  // Stop tokens: the first tokens rows 0 and 1 generate alone, so that both stop at once and the
+  // batch shrinks (it drops finished rows once a quarter of it has finished).
+  g.stop_tokens = {model_generate(*m, prompts[0], g).tokens.at(0), model_generate(*m, prompts[1], g).tokens.at(0)};
+  std::vector<GenerateResult> batch = model_generate_batch(*m, prompts, g);
+  REQUIRE(batch.size() == prompts.size());
+  for (size_t i : {0, 1}) {
+    CHECK(batch[i].tokens.size() == 1);
+    CHECK(batch[i].finish_reason == "stop");
+  }
+  CHECK(std::count_if(batch.begin(), batch.end(), [](const GenerateResult& r) { return r.finish_reason == "length"; }) >= 1);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    INFO("row " << i);
+    CHECK(greedy_gap(*m, prompts[i], batch[i].tokens) <= 1e-4f);
+    if (batch[i].finish_reason == "length") CHECK(batch[i].tokens.size() == 10);
+  }
+}
+
 TEST_CASE("PEFT LoRA adapters merge to the logits PEFT computes", "[model][torch][python]") {
   for (const std::string& name : {std::string("llama"), std::string("phi3")}) {
     INFO("case " << name);
