@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "model/gguf.h"
 #include "model/hf_config.h"
 #include "model/tokenizer.h"
 #include "select/catalog.h"
@@ -34,6 +35,12 @@ std::string last_part(const std::string& id) {
 // component, and the directory's own name.
 std::vector<std::string> local_names(const fs::path& dir, const json& cfg) {
   std::vector<std::string> names;
+  if (dir.extension() == ".gguf") {  // SmolLM2-135M-Instruct.Q4_1.gguf goes by SmolLM2-135M-Instruct
+    std::string stem = dir.stem().string();
+    names.push_back(stem.substr(0, stem.find('.')));
+    names.push_back(stem);
+    return names;
+  }
   if (cfg.contains("_name_or_path") && cfg["_name_or_path"].is_string() && !cfg["_name_or_path"].get<std::string>().empty())
     names.push_back(cfg["_name_or_path"].get<std::string>());
   for (const fs::path& part : dir) {
@@ -106,13 +113,22 @@ CatalogEntry entry_from_config(const fs::path& dir, const json& raw) {
 
 void catalog_add_local(std::vector<CatalogEntry>& entries, const std::vector<std::string>& dirs, std::vector<std::string>& warnings) {
   std::vector<Problem> problems;
-  std::vector<std::pair<fs::path, json>> found;
+  struct Found {
+    fs::path source;  // what model_paths lists: a model directory or a .gguf file
+    fs::path dir;     // the directory holding config.json (a .gguf's import in the cache)
+    json raw;
+  };
+  std::vector<Found> found;
   for (const std::string& d : dirs) {
     fs::path dir = fs::absolute(d).lexically_normal();
     if (!dir.empty() && dir.filename().empty()) dir = dir.parent_path();  // a trailing slash
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) {
-      problems.push_back({"select.model_paths", d + " is not a directory", "list Hugging Face model directories (config.json, model.safetensors, tokenizer)"});
+    fs::path source = dir;
+    if (dir.extension() == ".gguf" && fs::is_regular_file(dir, ec)) {
+      dir = resolve_model_path(dir);  // imported once, keyed by the file's digest
+    } else if (!fs::is_directory(dir, ec)) {
+      problems.push_back({"select.model_paths", d + " is not a directory or a .gguf file",
+                          "list Hugging Face model directories (config.json, model.safetensors, tokenizer) or GGUF files"});
       continue;
     }
     if (!fs::exists(dir / "config.json", ec)) {
@@ -120,15 +136,18 @@ void catalog_add_local(std::vector<CatalogEntry>& entries, const std::vector<std
       continue;
     }
     try {
-      found.push_back({dir, json::parse(read_file(dir / "config.json"))});
+      found.push_back({source, dir, json::parse(read_file(dir / "config.json"))});
     } catch (const json::exception& ex) {
       problems.push_back({(dir / "config.json").string(), std::string("is not valid JSON: ") + ex.what(), "restore it from the original checkpoint"});
     }
   }
   if (!problems.empty()) throw Error(ExitCode::usage, problems);
 
-  for (const auto& [dir, raw] : found) {
-    CatalogEntry local = entry_from_config(dir, raw);
+  for (const auto& [source, model_dir, raw] : found) {
+    const fs::path& dir = source;
+    CatalogEntry local = entry_from_config(model_dir, raw);
+    local.path = source.string();
+    if (source != model_dir) local.id = "local:" + source.filename().string();
     // 1. by name; 2. by architecture and shape when exactly one entry has them.
     CatalogEntry* match = nullptr;
     std::string how;

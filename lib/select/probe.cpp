@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "model/chat_template.h"
+#include "model/gguf.h"
 #include "model/model.h"
 #include "select/select_internal.h"
 
@@ -42,7 +43,7 @@ void select_probe(const SelectConfig& sc, const CatalogEntry& e, std::vector<Pro
   if (!sc.probe) return skip_all(targets, "select.probe is off");
   std::unique_ptr<Model> m;
   try {
-    m = model_load(e.path, ModelOptions{.device = sc.device, .dtype = sc.dtype});
+    m = model_load(resolve_model_path(e.path), ModelOptions{.device = sc.device, .dtype = sc.dtype});
   } catch (const Error& ex) {
     if (ex.code() == ExitCode::unavailable) return skip_all(targets, "this slmify was built without libtorch, so it cannot run models");
     log_warn("select: cannot probe " + e.id + " (" + e.path + "): " + first_what(ex));

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/stage.h"
 #include "model/backend.h"
+#include "model/gguf.h"
 #include "model/model.h"
 #include "slmify/version.h"
 #include "train/train.h"
@@ -99,6 +100,7 @@ bool record_uses_tools(const json& r) {
 json finetune_config_json(const FinetuneConfig& c) {
   return {{"method", c.method}, {"lora_rank", c.lora_rank}, {"lora_alpha", c.lora_alpha}, {"lora_dropout", c.lora_dropout},
           {"rslora", c.rslora}, {"target_modules", c.target_modules}, {"max_length", c.max_length}, {"packing", c.packing},
+          {"shared_prefix", c.shared_prefix}, {"eval_loss_examples", c.eval_loss_examples},
           {"batch_size", c.batch_size}, {"grad_accum", c.grad_accum}, {"lr", c.lr}, {"weight_decay", c.weight_decay},
           {"warmup_ratio", c.warmup_ratio}, {"epochs", c.epochs}, {"max_steps", c.max_steps}, {"grad_clip", c.grad_clip},
           {"eval_every", c.eval_every}, {"early_stopping_patience", c.early_stopping_patience}, {"save_every", c.save_every},
@@ -118,6 +120,7 @@ struct Task {
   std::string name;
   int64_t cluster = 0;  // -2: all calls
   fs::path base;
+  fs::path source;  // the .gguf file `base` was imported from ("" = base is what the user gave)
   std::string base_name;
   FinetuneConfig cfg;
   std::vector<json> train, eval;  // records
@@ -286,6 +289,10 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
   for (Task& t : tasks) {
     if (t.base.empty()) t.base = fc.base;
     t.base = fs::absolute(t.base).lexically_normal();
+    if (t.base.extension() == ".gguf") {  // imported once into the digest-keyed cache; the file is the input
+      t.source = t.base;
+      t.base = resolve_model_path(t.base);
+    }
     // adapter_config.json names the plan's Hugging Face id when there is one; a local model with no
     // catalog entry ("local:NAME") is named by its directory, which PEFT and llama.cpp can open.
     if (t.base_name.empty() || t.base_name.rfind("local:", 0) == 0) t.base_name = t.base.string();
@@ -319,7 +326,7 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
   {
     std::set<std::string> bases;  // the base models are inputs too: `slmify run` retrains when one changes
     for (const Task& t : tasks)
-      if (bases.insert(t.base.string()).second) writer.add_input(input_ref(t.base.string()));
+      if (bases.insert(t.base.string()).second) writer.add_input(input_ref((t.source.empty() ? t.base : t.source).string()));
   }
   if (tasks.empty()) {
     for (const json& sk : skipped) log_warn("finetune: cluster " + sk["cluster"].dump() + " not trained: " + sk["reason"].get<std::string>());
@@ -442,7 +449,11 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
       std::map<std::string, std::vector<size_t>> same;
       for (size_t k = 0; k < built.size(); ++k) {
         const Task& t = *std::find_if(tasks.begin(), tasks.end(), [&](const Task& x) { return x.name == built[k].task.name; });
-        same[finetune_config_json(t.cfg).dump()].push_back(k);
+        // max_length only bounds which calls a cluster keeps: clusters that differ in it alone
+        // still train in one job, whose rows may be as long as the longest allows.
+        json key = finetune_config_json(t.cfg);
+        key.erase("max_length");
+        same[key.dump()].push_back(k);
       }
       for (auto& [key, v] : same) jobs.push_back(v);
     } else {
@@ -452,6 +463,10 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
       const Task& t0 = *std::find_if(tasks.begin(), tasks.end(), [&](const Task& x) { return x.name == built[job_idx[0]].task.name; });
       TrainJob job;
       job.cfg = t0.cfg;
+      for (size_t k : job_idx) {
+        const Task& t = *std::find_if(tasks.begin(), tasks.end(), [&](const Task& x) { return x.name == built[k].task.name; });
+        job.cfg.max_length = std::max(job.cfg.max_length, t.cfg.max_length);
+      }
       job.base_name = t0.base_name;
       std::string names, names_init;
       for (size_t k : job_idx) {
@@ -524,9 +539,9 @@ json finetune_run(const PipelineConfig& config, const StageIO& io, const Context
                                    {"final_train_loss", m["final_train_loss"]}, {"final_eval_loss", m["final_eval_loss"]},
                                    {"tokens_per_s", m["tokens_per_s"]}, {"train_seconds", m["train_seconds"]}});
     char buf[200];
-    std::snprintf(buf, sizeof buf, "finetune: %s  steps %lld  train loss %.4f  eval loss %s", a["name"].get<std::string>().c_str(),
-                  (long long)m["steps"].get<int64_t>(), m["final_train_loss"].is_null() ? 0.0 : m["final_train_loss"].get<double>(),
-                  m["final_eval_loss"].is_null() ? "-" : std::to_string(m["final_eval_loss"].get<double>()).c_str());
+    auto loss = [](const json& x) { return x.is_null() ? std::string("-") : std::to_string(x.get<double>()); };
+    std::snprintf(buf, sizeof buf, "finetune: %s  steps %lld  train loss %s  eval loss %s", a["name"].get<std::string>().c_str(),
+                  (long long)m["steps"].get<int64_t>(), loss(m["final_train_loss"]).c_str(), loss(m["final_eval_loss"]).c_str());
     log_info(buf);
   }
   log_info("finetune: wrote " + std::to_string(adapters.size()) + " adapter(s) to " + io.output + (skipped.empty() ? "" : "; " + std::to_string(skipped.size()) + " cluster(s) skipped"));

