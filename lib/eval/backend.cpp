@@ -24,6 +24,7 @@ class ModelBackend : public EvalBackend {
     std::string dir = spec.base;
     if (spec.method == "full") dir = spec.adapter_dir;
     else o.adapter = spec.adapter_dir;
+    o.chat_template_dir = spec.template_dir;
     model_ = model_load(dir, o);
     const ChatFamily f = model_->chat_template().family;
     format_ = f == ChatFamily::llama3 || f == ChatFamily::mistral ? ToolCallFormat::bare_json : ToolCallFormat::tags;

@@ -274,8 +274,10 @@ json eval_run_with(const PipelineConfig& config, const StageIO& io, const Contex
   std::map<const EvalCall*, std::string> kind;
   std::map<const AdapterEntry*, std::vector<EvalCall*>> by_adapter;
   std::map<std::string, std::vector<EvalCall*>> by_base;
+  std::map<std::string, std::string> base_template;  // an adapter's directory: the template its base was trained with
   for (auto& [id, r] : runs)
-    for (EvalCall& c : r.evaluated) kind[&c] = r.kind, by_adapter[r.adapter].push_back(&c), by_base[r.adapter->base].push_back(&c);
+    for (EvalCall& c : r.evaluated) kind[&c] = r.kind, by_adapter[r.adapter].push_back(&c), by_base[r.adapter->base].push_back(&c),
+                                          base_template.emplace(r.adapter->base, r.adapter->dir);
   log_info("eval: " + std::to_string(to_answer) + " held-out calls of " + std::to_string(by_adapter.size()) + " adapters to answer" +
            (ec.compare_base ? ", with and without the adapter" : "") + (ec.limit ? " (at most " + std::to_string(ec.limit) + " per cluster)" : ""));
   if (ec.limit > 0 && ec.limit < ec.min_calls)
@@ -290,7 +292,9 @@ json eval_run_with(const PipelineConfig& config, const StageIO& io, const Contex
     }
     if (ec.compare_base)
       for (auto& [base, calls] : by_base) {
-        backend.load({base, "", "lora"});
+        // The base answers with the prompt its adapters were trained on (the same template), so
+        // that the comparison is of the weights alone.
+        backend.load({base, "", "lora", base_template[base]});
         generate_all(backend, calls, true, ec.batch_size, progress, kind);
       }
     progress.done();

@@ -23,6 +23,7 @@ struct EvalModelSpec {
   std::string base;         ///< HF directory of the base model
   std::string adapter_dir;  ///< PEFT LoRA adapter, or a full checkpoint (method full); "" = the base alone
   std::string method;       ///< lora or full
+  std::string template_dir; ///< without an adapter: render with the chat template trained into this adapter directory ("" = the base's)
 };
 
 struct EvalGeneration {

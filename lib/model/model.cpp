@@ -59,6 +59,7 @@ std::unique_ptr<Model> model_load(const fs::path& dir, const ModelOptions& opts)
   std::optional<ChatTemplate> trained;
   if (opts.chat_template.empty() || opts.chat_template == "auto") {
     if (!opts.adapter.empty()) trained = chat_template_read(opts.adapter);
+    if (!trained && !opts.chat_template_dir.empty()) trained = chat_template_read(opts.chat_template_dir);
     if (!trained) trained = chat_template_read(dir);
   }
   if (trained) {

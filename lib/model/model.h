@@ -25,6 +25,7 @@ struct ModelOptions {
   bool tokenizer = true;        ///< load the tokenizer (an error when it is missing)
   std::string adapter;          ///< PEFT LoRA adapter directory ("" = none)
   bool merge_adapter = true;    ///< merge it into the weights (faster) or keep separate LoRA branches
+  std::string chat_template_dir;  ///< with chat_template auto and no adapter's template: use the one trained into this adapter directory (eval's base comparison)
   std::string chat_template;    ///< template name, or "" / "auto": the one the adapter (or model) was trained with (slmify_chat_template.json), else recognised from tokenizer_config.json
 };
 
