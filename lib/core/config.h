@@ -244,7 +244,7 @@ struct FinetuneConfig {
   std::vector<std::string> target_modules = {"all-linear"};
   int64_t max_length = 1024;
   bool packing = true;
-  bool shared_prefix = true;
+  bool shared_prefix = false;
   int64_t eval_loss_examples = 64;
   int64_t batch_size = 8;
   int64_t grad_accum = 1;
