@@ -1,13 +1,16 @@
 // slmify dataset inspect|head|validate|export|import: parses flags and calls lib/core/dataset_tools.
 #include <iostream>
+#include <filesystem>
 
 #include "command.h"
 #include "core/crypto.h"
 #include "core/dataset_tools.h"
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 
 namespace slmify::cli {
+namespace fs = std::filesystem;
 
 namespace {
 struct DatasetState {
@@ -106,7 +109,19 @@ void register_dataset(CLI::App& app, Store& store) {
   });
 
   CLI::App* keygen = ds->add_subcommand("keygen", "print a new random data key (64 hex digits) for encryption at rest");
-  keygen->callback([]() { std::cout << data_key_generate_hex() << "\n"; });
+  keygen->add_option("-o,--output", st.out, "write the key to FILE (mode 0600, never over an existing file) instead of stdout");
+  keygen->callback([&st]() {
+    if (st.out.empty() || st.out == "-") {
+      std::cout << data_key_generate_hex() << "\n";
+      return;
+    }
+    std::error_code ec;
+    if (fs::exists(st.out, ec))
+      throw_usage(st.out, "already exists: a key is not overwritten (data encrypted with it would be lost)",
+                  "choose another file name, or remove the old key first if nothing uses it");
+    write_file_atomic(st.out, data_key_generate_hex() + "\n", 0600);
+    log_info("wrote a new data key to " + st.out + " (mode 0600); set encryption.key_file to it");
+  });
 
   CLI::App* imp = ds->add_subcommand("import", "make a dataset from JSON Lines of records in slmify's own shape");
   imp->add_option("FILE", st.inputs, "JSONL files (plain or .zst), or - for stdin")->required();

@@ -1,5 +1,6 @@
 // slmify: the subcommands in pipeline order, then the tools around them. Each is registered by
 // its own cmd_*.cpp; this file maps errors to the exit codes of docs/cli.md and nothing else.
+#include <sys/stat.h>
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
@@ -12,6 +13,9 @@
 using namespace slmify;
 
 int main(int argc, char** argv) {
+  // Everything slmify writes derives from logged calls (datasets, reports, models, the registry):
+  // owner-only, whatever the caller's umask (docs/security.md).
+  ::umask(077);
   CLI::App app{"slmify: turn an agent's logged LLM calls into small specialised models"};
   app.set_version_flag("--version", std::string("slmify ") + SLMIFY_VERSION);
   app.require_subcommand(1);

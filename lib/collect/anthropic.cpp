@@ -88,17 +88,23 @@ json reassemble_events(const json& events) {
       for (auto it = e["message"].begin(); it != e["message"].end(); ++it)
         if (it.key() != "content") msg[it.key()] = it.value();
     } else if (type == "content_block_start") {
-      int64_t i = e.value("index", int64_t(0));
+      int64_t i = stream_index(e, "a content_block_start");
       while (int64_t(msg["content"].size()) <= i) msg["content"].push_back(json::object());
       msg["content"][i] = e.value("content_block", json::object());
     } else if (type == "content_block_delta") {
-      int64_t i = e.value("index", int64_t(0));
-      if (i < 0 || i >= int64_t(msg["content"].size())) throw ImportError("a content_block_delta refers to a block that never started");
+      int64_t i = stream_index(e, "a content_block_delta");
+      if (i >= int64_t(msg["content"].size())) throw ImportError("a content_block_delta refers to a block that never started");
       const json& d = e.value("delta", json::object());
       json& block = msg["content"][i];
-      if (d.value("type", "") == "text_delta") block["text"] = block.value("text", "") + d.value("text", "");
+      // Appended in place: a long stream of small deltas stays linear.
+      auto append = [&](const char* key) {
+        if (!block.is_object()) throw ImportError("a content block is not a JSON object");
+        if (!block.contains(key) || !block[key].is_string()) block[key] = "";
+        block[key].get_ref<std::string&>() += d.value(key, "");
+      };
+      if (d.value("type", "") == "text_delta") append("text");
       else if (d.value("type", "") == "input_json_delta") partial_json[i] += d.value("partial_json", "");
-      else if (d.value("type", "") == "thinking_delta") block["thinking"] = block.value("thinking", "") + d.value("thinking", "");
+      else if (d.value("type", "") == "thinking_delta") append("thinking");
     } else if (type == "message_delta") {
       const json& d = e.value("delta", json::object());
       if (d.contains("stop_reason")) msg["stop_reason"] = d["stop_reason"];
@@ -108,11 +114,10 @@ json reassemble_events(const json& events) {
   }
   for (auto& [i, text] : partial_json) {
     json& block = msg["content"][i];
-    try {
-      block["input"] = text.empty() ? json::object() : json::parse(text);
-    } catch (const json::parse_error&) {
-      block["input"] = text;  // kept verbatim; arguments_text passes strings through
-    }
+    json input = json::object();
+    std::string err;
+    if (text.empty() || json_parse_guarded(text, input, err) == JsonFault::none) block["input"] = std::move(input);
+    else block["input"] = text;  // kept verbatim; arguments_text passes strings through
   }
   return msg;
 }

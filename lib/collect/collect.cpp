@@ -128,6 +128,7 @@ struct Settings {
   const PipelineConfig* config;
   std::optional<InputFormat> forced;
   uint64_t max_line;
+  size_t max_depth;
   bool incremental;
   const CollectState* state;
 };
@@ -140,9 +141,13 @@ class FileReader {
   void run() {
     const std::string& path = job_.file.path;
     bool is_stdin = path == "-";
+    // stdin, a pipe (<(cmd)) or a FIFO: read once as it comes, never reopened, no resume state.
+    bool is_stream = is_stdin || !fs::is_regular_file(path);
     uint64_t start_offset = 0, start_line = 0;
     std::string key;
-    if (s_.incremental && !is_stdin) {
+    if (s_.incremental && is_stream && !is_stdin)
+      log_info(path + " is a pipe or other stream, not a file: it is read whole, and collect.state does not apply to it");
+    if (s_.incremental && !is_stream) {
       key = fs::weakly_canonical(path).string();
       FileState now = file_identity(path);
       auto it = s_.state->files.find(key);
@@ -159,7 +164,7 @@ class FileReader {
       return flush();
     }
     LineReader reader(job_.file, s_.max_line, start_offset, start_line);
-    reader.set_hold_partial(s_.incremental && !is_stdin);
+    reader.set_hold_partial(s_.incremental && !is_stream);
     std::string line;
     bool first = true;
     for (;;) {
@@ -173,19 +178,25 @@ class FileReader {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are not calls
       if (first) {
         first = false;
-        // A file that does not start with a JSON value on its first line is one JSON document
-        // spread over many lines (a pretty-printed OTLP export, or an array of calls).
-        if (start_offset == 0 && !json::accept(line) && (line[0] == '{' || line[0] == '[')) {
-          read_document(reader, line);
-          break;
+        // A first line that opens an array or object and leaves it open is the start of one JSON
+        // document spread over many lines (a pretty-printed OTLP export, or an array of calls).
+        // If the whole does not parse, read_document goes on line by line from the first line.
+        if (start_offset == 0 && opens_document(line)) {
+          if (read_document(reader, line, where)) break;
+          continue;
         }
         // JSON Lines of OTLP documents: spans refer to parents in other lines (parents are
         // usually exported after their children), so map the whole file's spans first.
-        json probe = json::parse(line, nullptr, false);
-        if (!is_stdin && probe.is_object() && probe.contains("resourceSpans")) map_otel_parents(start_offset, start_line);
+        json probe;
+        std::string err;
+        if (!is_stream && json_parse_guarded(line, probe, err, s_.max_depth) == JsonFault::none && probe.is_object() &&
+            probe.contains("resourceSpans"))
+          map_otel_parents(start_offset, start_line);
       }
       handle_line(line, where, reader.last_line_unterminated());
     }
+    if (!reader.damage().empty())  // the lines before the damage are in; the rest cannot be read
+      quarantine("damaged file", reader.damage() + "; the lines before it were read", SourceLoc{where_file(), reader.line_number() + 1}, "");
     if (job_.state_after) {
       job_.state_after->offset = reader.offset();
       job_.state_after->lines = reader.line_number();
@@ -194,23 +205,60 @@ class FileReader {
   }
 
  private:
+  std::string where_file() const { return job_.file.path == "-" ? "<stdin>" : job_.file.path; }
+
+  // True when `line` opens an array or object that it does not close (outside strings, which a
+  // JSON text cannot break over lines): the first line of a multi-line JSON document.
+  static bool opens_document(const std::string& line) {
+    size_t b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos || (line[b] != '{' && line[b] != '[')) return false;
+    int64_t depth = 0;
+    bool in_string = false;
+    for (size_t i = b; i < line.size(); ++i) {
+      char c = line[i];
+      if (in_string) {
+        if (c == '\\') ++i;
+        else if (c == '"') in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '[' || c == '{') {
+        ++depth;
+      } else if (c == ']' || c == '}') {
+        if (--depth <= 0) return false;  // closed (and whatever follows is not a document's start)
+      }
+    }
+    return !in_string && depth > 0;
+  }
+
   void handle_line(const std::string& line, const SourceLoc& where, bool unterminated) {
     if (!utf8_valid(line)) return quarantine("invalid UTF-8", "the line is not valid UTF-8 text", where, line);
     json value;
-    try {
-      value = json::parse(line);
-    } catch (const json::parse_error& e) {
-      if (unterminated) return quarantine("truncated line", "the file ends in the middle of this JSON line", where, line);
-      return quarantine("invalid JSON", e.what(), where, line);
+    std::string err;
+    switch (json_parse_guarded(line, value, err, s_.max_depth)) {
+      case JsonFault::none: break;
+      case JsonFault::too_deep: return quarantine("too deep", err + " (collect.max_depth)", where, line);
+      case JsonFault::invalid:
+        if (unterminated) return quarantine("truncated line", "the file ends in the middle of this JSON line", where, line);
+        return quarantine("invalid JSON", err, where, line);
     }
-    handle_value(value, where, line);
+    handle_value(value, where, line, true);
   }
 
-  void handle_value(const json& value, const SourceLoc& where, const std::string& raw) {
+  // One parsed value: a call, an OTLP document, or (at the top of a line or document) an array
+  // of those, whose elements keep the array's location.
+  void handle_value(const json& value, const SourceLoc& where, const std::string& raw, bool top) {
+    if (value.is_array() && top) {
+      for (const json& v : value) handle_value(v, where, v.dump(), false);
+      return;
+    }
     InputFormat fmt;
-    if (s_.forced) fmt = *s_.forced;
-    else if (!input_format_detect(value, fmt))
-      return quarantine("unknown shape", "a JSON value that is none of the formats collect reads (docs/collect.md)", where, raw);
+    try {
+      if (s_.forced) fmt = *s_.forced;
+      else if (!input_format_detect(value, fmt))
+        return quarantine("unknown shape", "a JSON value that is none of the formats collect reads (docs/collect.md)", where, raw);
+    } catch (const json::exception& e) {  // a field of the wrong type where detection looks
+      return quarantine("unknown shape", std::string("a value of an unexpected type: ") + e.what(), where, raw);
+    }
     if (fmt == InputFormat::otel) return handle_otel(value, where, raw);
     try {
       Imported im = fmt == InputFormat::openai_chat ? import_openai_chat(value)
@@ -228,17 +276,23 @@ class FileReader {
     std::string line;
     for (LineReader::Status st; (st = r.next(line)) != LineReader::Status::end;) {
       if (st != LineReader::Status::line) continue;
-      json doc = json::parse(line, nullptr, false);  // bad lines are reported by the main pass
-      if (doc.is_object() && doc.contains("resourceSpans")) otel_collect_parents(doc, file_parents_);
+      json doc;
+      std::string err;  // bad lines and documents are reported by the main pass
+      if (json_parse_guarded(line, doc, err, s_.max_depth) != JsonFault::none || !doc.is_object() || !doc.contains("resourceSpans"))
+        continue;
+      try {
+        otel_collect_parents(doc, file_parents_);
+      } catch (const std::exception&) {  // ImportError or a value of the wrong type: the main pass says which
+      }
     }
     have_file_parents_ = true;
   }
 
   void handle_otel(const json& doc, const SourceLoc& where, const std::string& raw) {
     std::map<std::string, std::pair<std::string, std::string>> doc_parents;
-    if (!have_file_parents_) otel_collect_parents(doc, doc_parents);
     const auto& parents = have_file_parents_ ? file_parents_ : doc_parents;
     try {
+      if (!have_file_parents_) otel_collect_parents(doc, doc_parents);
       import_otel(
           doc, parents, [&](Imported&& im) { emit(std::move(im), where, InputFormat::otel); },
           [&](const std::string& reason, const std::string& span) {
@@ -247,35 +301,60 @@ class FileReader {
           job_.otel_other_spans);
     } catch (const ImportError& e) {
       quarantine("cannot convert", std::string("otel: ") + e.what(), where, raw);
+    } catch (const json::exception& e) {
+      quarantine("cannot convert", std::string("otel: a value of an unexpected type: ") + e.what(), where, raw);
     }
   }
 
-  // The rest of a file that holds one JSON document over many lines.
-  void read_document(LineReader& reader, std::string first_line) {
-    std::string text = std::move(first_line);
-    SourceLoc where{job_.file.path == "-" ? "<stdin>" : job_.file.path, reader.line_number()};
+  // The rest of a file that holds one JSON document over many lines. True when it was read as
+  // one document (or quarantined as one); false when the lines read so far are not a document
+  // after all: they have then been handled one by one, and the caller goes on line by line.
+  bool read_document(LineReader& reader, const std::string& first_line, const SourceLoc& first) {
+    std::vector<std::pair<uint64_t, std::string>> lines{{first.line, first_line}};
+    uint64_t size = first_line.size();
+    bool unterminated = reader.last_line_unterminated();
+    auto as_lines = [&] {  // not one document: every line is judged alone, nothing is lost
+      for (auto& [n, l] : lines)
+        if (l.find_first_not_of(" \t\r") != std::string::npos) handle_line(l, SourceLoc{first.file, n}, unterminated && n == lines.back().first);
+      return false;
+    };
     std::string line;
     for (;;) {
       LineReader::Status st = reader.next(line);
       if (st == LineReader::Status::end) break;
-      if (st == LineReader::Status::oversized || text.size() + line.size() > s_.max_line)
-        return quarantine("line too long", "the JSON document is longer than collect.max_line_mb", where, text.substr(0, 1024));
-      text += '\n';
-      text += line;
+      unterminated = reader.last_line_unterminated();
+      if (st == LineReader::Status::oversized || size + line.size() + 1 > s_.max_line) {
+        // Too long to hold: judge what was read line by line; the caller reads on that way.
+        as_lines();
+        if (st == LineReader::Status::oversized)
+          quarantine("line too long", "longer than collect.max_line_mb (" + std::to_string(s_.max_line >> 20) + " MiB)",
+                     SourceLoc{first.file, reader.line_number()}, line);
+        else
+          handle_line(line, SourceLoc{first.file, reader.line_number()}, unterminated);
+        return false;
+      }
+      size += line.size() + 1;
+      lines.emplace_back(reader.line_number(), std::move(line));
+      line.clear();
     }
-    if (!utf8_valid(text)) return quarantine("invalid UTF-8", "the document is not valid UTF-8 text", where, text);
+    std::string text;
+    text.reserve(size);
+    for (auto& [n, l] : lines) (text += l) += '\n';
     json doc;
-    try {
-      doc = json::parse(text);
-    } catch (const json::parse_error& e) {
-      return quarantine("invalid JSON", e.what(), where, text);
+    std::string err;
+    JsonFault fault = utf8_valid(text) ? json_parse_guarded(text, doc, err, s_.max_depth) : JsonFault::invalid;
+    if (fault == JsonFault::invalid) return as_lines();  // the reader is at the end: nothing else to read
+    if (fault == JsonFault::too_deep) {
+      quarantine("too deep", err + " (collect.max_depth)", first, text.substr(0, 1024));
+      return true;
     }
     if (doc.is_array()) {  // an array of calls: element i is reported as "line" i+1 of the file
-      for (size_t i = 0; i < doc.size(); ++i) handle_value(doc[i], SourceLoc{where.file, i + 1}, doc[i].dump());
-      return;
+      for (size_t i = 0; i < doc.size(); ++i) handle_value(doc[i], SourceLoc{first.file, i + 1}, doc[i].dump(), false);
+      return true;
     }
     // Line numbers of the parents map are per document; the whole file is one here.
-    handle_value(doc, where, text.size() <= 65536 ? text : text.substr(0, 65536));
+    handle_value(doc, first, text.size() <= 65536 ? text : text.substr(0, 65536), false);
+    return true;
   }
 
   void emit(Imported&& im, const SourceLoc& where, InputFormat fmt) {
@@ -338,7 +417,8 @@ json collect_run(const PipelineConfig& config, const StageIO& io, const Context&
   std::vector<std::string> inputs = io.inputs.empty() ? cc.inputs : io.inputs;
   if (inputs.empty())
     throw_usage("slmify collect", "no inputs", "name log files or directories, or set collect.inputs in the pipeline file");
-  Settings s{&config, std::nullopt, static_cast<uint64_t>(cc.max_line_mb) << 20, !cc.state.empty(), nullptr};
+  Settings s{&config, std::nullopt, static_cast<uint64_t>(cc.max_line_mb) << 20, static_cast<size_t>(cc.max_depth),
+             !cc.state.empty(), nullptr};
   if (cc.format != "auto") {
     InputFormat f;
     input_format_parse(cc.format, f);
@@ -407,8 +487,8 @@ json collect_run(const PipelineConfig& config, const StageIO& io, const Context&
           writer.quarantine(e.reason, e.where, e.raw);
         } else if (!seen.insert(parse_id(e.prepared.id)).second) {
           writer.drop("duplicate");
-        } else {
-          writer.write(e.prepared, e.rec, e.where);
+        } else if (!writer.write(e.prepared, e.rec, e.where)) {
+          ++quarantine_kinds["invalid record"];  // the writer quarantined it: failed the schema check
         }
       }
     }

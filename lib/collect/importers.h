@@ -75,6 +75,12 @@ std::string arguments_text(const json& v);
 const json* find_key(const json& obj, std::initializer_list<const char*> keys);
 /// The first of `keys` present in a log line, looking through a nested {"body": ...}.
 const json* wrapped_body(const json& line, std::initializer_list<const char*> keys);
+/// Streamed pieces (OpenAI chunk choices and tool calls, Anthropic content blocks) name their
+/// slot by an "index"; a call holds at most this many (docs/collect.md, "Limits").
+constexpr int64_t kMaxStreamIndex = 1024;
+/// The "index" of a streamed piece: 0 when absent; ImportError unless it is an integer in
+/// [0, kMaxStreamIndex). `what` names the piece in the message.
+int64_t stream_index(const json& piece, const char* what);
 /// Runs an importer; a value of an unexpected type that its checks do not catch (a number where
 /// an object belongs, ...) becomes an ImportError too, so the line is quarantined and the run goes on.
 Imported import_guarded(Imported (*importer)(const json&), const json& line);

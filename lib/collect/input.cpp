@@ -112,6 +112,8 @@ struct LineReader::Source {
   ZSTD_DCtx* zd = nullptr;
   std::vector<char> in;
   size_t in_pos = 0, in_len = 0;
+  uint64_t in_base = 0;     // bytes of the compressed file before in[0]
+  std::string damage;       // set when decompression stopped at damage; reading then ends
   bool raw_eof = false;
   bool frame_open = false;  // inside an unfinished gzip member or zstd frame
 
@@ -137,22 +139,26 @@ struct LineReader::Source {
   bool refill_in() {
     if (in_pos < in_len) return true;
     if (raw_eof) return false;
+    in_base += in_len;
     in_len = read_raw(in.data(), in.size());
     in_pos = 0;
     if (in_len == 0) raw_eof = true;
     return in_len > 0;
   }
 
-  [[noreturn]] void corrupt(const std::string& what) {
-    throw_bad_data(path, what, "the file is damaged or was cut off while being written; restore it or leave it out");
+  // Decompression cannot go on: remember why and where, and end the stream there.
+  size_t corrupt(const std::string& what) {
+    damage = what + " at byte " + std::to_string(in_base + in_pos) + " of the compressed file";
+    return 0;
   }
 
-  // Decompressed bytes into dst; 0 at the end of the input.
+  // Decompressed bytes into dst; 0 at the end of the input (or at damage).
   size_t read(char* dst, size_t n) {
     if (kind == Compression::none) return read_raw(dst, n);
+    if (!damage.empty()) return 0;
     for (;;) {
       if (!refill_in()) {
-        if (frame_open) corrupt(std::string(kind == Compression::gzip ? "gzip" : "zstd") + " stream ends in the middle (truncated file)");
+        if (frame_open) return corrupt(std::string(kind == Compression::gzip ? "gzip" : "zstd") + " stream ends in the middle (truncated file)");
         return 0;
       }
       if (kind == Compression::gzip) {
@@ -167,14 +173,14 @@ struct LineReader::Source {
         int rc = inflate(&zs, Z_NO_FLUSH);
         in_pos = in_len - zs.avail_in;
         if (rc == Z_STREAM_END) frame_open = false;
-        else if (rc != Z_OK && rc != Z_BUF_ERROR) corrupt(std::string("corrupt gzip data: ") + (zs.msg ? zs.msg : "error"));
+        else if (rc != Z_OK && rc != Z_BUF_ERROR) return corrupt(std::string("corrupt gzip data: ") + (zs.msg ? zs.msg : "error"));
         size_t produced = n - zs.avail_out;
         if (produced) return produced;
       } else {
         ZSTD_inBuffer ib{in.data(), in_len, in_pos};
         ZSTD_outBuffer ob{dst, n, 0};
         size_t rc = ZSTD_decompressStream(zd, &ob, &ib);
-        if (ZSTD_isError(rc)) corrupt(std::string("corrupt zstd data: ") + ZSTD_getErrorName(rc));
+        if (ZSTD_isError(rc)) return corrupt(std::string("corrupt zstd data: ") + ZSTD_getErrorName(rc));
         in_pos = ib.pos;
         frame_open = rc != 0;
         if (ob.pos) return ob.pos;
@@ -224,6 +230,8 @@ LineReader::LineReader(const InputFile& file, uint64_t max_line, uint64_t start_
 }
 
 LineReader::~LineReader() = default;
+
+const std::string& LineReader::damage() const { return src_->damage; }
 
 bool LineReader::fill() {
   if (eof_) return false;

@@ -24,7 +24,9 @@ bool input_looks_like_log(const std::string& file_name);
 enum class Compression { none, gzip, zstd };
 
 /// Reads a file line by line. Lines longer than `max_line` bytes are skipped (read through
-/// without being kept) and reported as oversized with their first bytes.
+/// without being kept) and reported as oversized with their first bytes. A compressed file that
+/// is damaged or cut off ends where the damage starts: the lines before it are returned, and
+/// damage() then says what is wrong and at which byte of the compressed file.
 class LineReader {
  public:
   enum class Status { line, oversized, end };
@@ -41,6 +43,8 @@ class LineReader {
   /// True when the last returned line had no '\n' (the file ended without one).
   bool last_line_unterminated() const { return unterminated_; }
   Compression compression() const { return compression_; }
+  /// After Status::end: empty when the file ended cleanly, else what stopped the decompression.
+  const std::string& damage() const;
   const std::string& path() const { return path_; }
 
  private:

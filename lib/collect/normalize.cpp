@@ -53,6 +53,15 @@ const json* wrapped_body(const json& line, std::initializer_list<const char*> ke
   return nullptr;
 }
 
+int64_t stream_index(const json& piece, const char* what) {
+  auto it = piece.find("index");
+  if (it == piece.end() || it->is_null()) return 0;
+  if (it->is_number_unsigned() && it->get<uint64_t>() < uint64_t(kMaxStreamIndex)) return it->get<int64_t>();
+  if (it->is_number_integer() && it->get<int64_t>() >= 0 && it->get<int64_t>() < kMaxStreamIndex) return it->get<int64_t>();
+  throw ImportError(std::string(what) + " has index " + it->dump() + ": expected an integer from 0 to " +
+                    std::to_string(kMaxStreamIndex - 1));
+}
+
 Imported import_guarded(Imported (*importer)(const json&), const json& line) {
   try {
     return importer(line);
@@ -206,7 +215,8 @@ json timestamp_from(const json& v) {
         if (s[i] < '0' || s[i] > '9') return false;
       return true;
     };
-    if (s.size() >= 10 && digits(0, 4) && s[4] == '-' && digits(5, 7) && s[7] == '-' && digits(8, 10)) return iso_to_utc(s);
+    if (s.size() >= 10 && digits(0, 4) && s[4] == '-' && digits(5, 7) && s[7] == '-' && digits(8, 10))
+      return iso8601_valid(s) ? json(iso_to_utc(s)) : json();  // 2026-13-45: not a moment, so no time
     size_t dot = s.find('.');
     bool number = s.find_first_not_of("0123456789.") == std::string::npos && s.find_first_of("0123456789") != std::string::npos &&
                   (dot == std::string::npos || s.find('.', dot + 1) == std::string::npos);

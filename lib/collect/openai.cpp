@@ -91,13 +91,14 @@ json reassemble_chunks(const json& chunks) {
     if (c.contains("usage") && c["usage"].is_object()) usage = c["usage"];
     if (!c.contains("choices") || !c["choices"].is_array()) continue;
     for (const json& ch : c["choices"]) {
-      if (ch.value("index", 0) != 0) continue;
+      if (!ch.is_object() || stream_index(ch, "a streamed choice") != 0) continue;
       if (ch.contains("finish_reason") && !ch["finish_reason"].is_null()) finish = ch["finish_reason"];
       const json& d = ch.value("delta", json::object());
       if (d.contains("content") && d["content"].is_string()) content += d["content"].get<std::string>(), any_content = true;
       if (d.contains("tool_calls") && d["tool_calls"].is_array()) {
         for (const json& tc : d["tool_calls"]) {
-          json& call = calls[tc.value("index", int64_t(0))];
+          if (!tc.is_object()) throw ImportError("a streamed tool call is not a JSON object");
+          json& call = calls[stream_index(tc, "a streamed tool call")];
           if (call.is_null()) call = {{"type", "function"}, {"function", {{"name", ""}, {"arguments", ""}}}};
           // id and name come from the first delta that has them; later repeats are ignored
           if (tc.contains("id") && tc["id"].is_string() && !call.contains("id")) call["id"] = tc["id"];
@@ -106,8 +107,7 @@ json reassemble_chunks(const json& chunks) {
             if (f.contains("name") && f["name"].is_string() && call["function"]["name"] == "")
               call["function"]["name"] = f["name"];
             if (f.contains("arguments") && f["arguments"].is_string())
-              call["function"]["arguments"] =
-                  call["function"]["arguments"].get<std::string>() + f["arguments"].get<std::string>();
+              call["function"]["arguments"].get_ref<std::string&>() += f["arguments"].get_ref<const std::string&>();
           }
         }
       }

@@ -98,7 +98,7 @@ uint64_t nanos(const json& v) {
 // A JSON-valued attribute, written either as JSON text or as an OTLP array/kvlist value.
 json json_attr(const json& v, const std::string& key) {
   if (!v.is_string()) return v;
-  json parsed = json::parse(v.get_ref<const std::string&>(), nullptr, false);
+  json parsed = json_parse_embedded(v.get_ref<const std::string&>());
   if (parsed.is_discarded()) throw ImportError(key + " is not valid JSON");
   return parsed;
 }
@@ -264,7 +264,7 @@ Parts parts_of(const json& m, Dropped& dropped) {
 
 // gen_ai.system_instructions: a list of parts, or plain text.
 json system_message(const json& v, Dropped& dropped) {
-  json parsed = v.is_string() ? json::parse(v.get_ref<const std::string&>(), nullptr, false) : v;
+  json parsed = v.is_string() ? json_parse_embedded(v.get_ref<const std::string&>()) : v;
   if (!parsed.is_array()) return make_message("system", v.is_string() ? v : json(v.dump()), json());
   Parts p = parts_of(json{{"parts", parsed}}, dropped);
   return make_message("system", p.text, json());
@@ -380,7 +380,7 @@ json tool_definition(const json& t, Dropped& dropped) {
   json fn = {{"name", f["name"]}};
   if (f.contains("description") && f["description"].is_string()) fn["description"] = f["description"];
   if (const json* p = attr(f, "parameters")) {
-    json schema = p->is_string() ? json::parse(p->get_ref<const std::string&>(), nullptr, false) : *p;
+    json schema = p->is_string() ? json_parse_embedded(p->get_ref<const std::string&>()) : *p;
     if (schema.is_object()) fn["parameters"] = schema;
     else ++dropped["tool_parameters"];  // not a JSON Schema object: kept out, counted
   }
@@ -424,7 +424,7 @@ Events events_of(const json& span) {
     if (!e.is_object()) continue;
     json a = otel_attrs(e.value("attributes", json()));
     if (const json* body = attr(a, "gen_ai.event.content"); body && body->is_string()) {
-      json parsed = json::parse(body->get_ref<const std::string&>(), nullptr, false);
+      json parsed = json_parse_embedded(body->get_ref<const std::string&>());
       if (parsed.is_object())
         for (auto it = parsed.begin(); it != parsed.end(); ++it)
           if (!a.contains(it.key())) a[it.key()] = it.value();

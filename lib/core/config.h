@@ -78,6 +78,7 @@ struct CollectConfig {
   std::string state;
   bool strict = false;
   int64_t max_line_mb = 16;
+  int64_t max_depth = 256;
   template <class V> void visit(V& v) {
     v("inputs", inputs, {.doc = "log files, directories, globs or - (stdin); gzip and zstd are read transparently", .path = true, .flag = false});
     v("format", format, {.doc = "input format, or auto to detect it per file", .one_of = {"auto", "openai-chat", "openai-ft", "otel", "anthropic"}});
@@ -86,6 +87,7 @@ struct CollectConfig {
     v("state", state, {.doc = "incremental state file: read only what is new since the last run", .path = true});
     v("strict", strict, {.doc = "fail the run on the first unreadable input instead of quarantining it"});
     v("max_line_mb", max_line_mb, {.doc = "lines longer than this many MiB are quarantined", .min = 1});
+    v("max_depth", max_depth, {.doc = "values nested deeper than this many arrays and objects are quarantined, before they are parsed", .min = 1, .max = 1000});  // kMaxInputDepth
   }
 };
 

@@ -2,7 +2,9 @@
 #include "core/crypto.h"
 
 #include <sodium.h>
+#include <sys/stat.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/log.h"
 
 namespace slmify {
 
@@ -32,6 +35,13 @@ std::optional<DataKey> data_key_load(const EncryptionConfig& cfg) {
   sodium_ready();
   DataKey key{};
   if (!cfg.key_file.empty()) {
+    struct stat sb{};
+    if (::stat(cfg.key_file.c_str(), &sb) == 0 && (sb.st_mode & 077))  // as ssh does for private keys
+      log_warn(cfg.key_file + ": the data key is readable by other users (mode " + [&] {
+        char m[8];
+        std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(sb.st_mode & 07777));
+        return std::string(m);
+      }() + "); make it private with chmod 600");
     std::string text = read_file(cfg.key_file);
     if (text.size() == key.size()) {
       std::memcpy(key.data(), text.data(), key.size());
@@ -42,7 +52,7 @@ std::optional<DataKey> data_key_load(const EncryptionConfig& cfg) {
     sodium_memzero(text.data(), text.size());
     if (!ok)
       throw_usage(cfg.key_file, "is not a data key: expected 64 hex digits (or 32 raw bytes)",
-                  "make one with `slmify dataset keygen > FILE` and keep it private (chmod 600)");
+                  "make one with `slmify dataset keygen -o FILE` (written with mode 0600)");
     return key;
   }
   if (cfg.key_env.empty()) return std::nullopt;

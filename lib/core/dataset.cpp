@@ -328,12 +328,10 @@ static void finish_shard_checks(ZstdLineReader& r, const ShardInfo& s, const Rea
 }
 
 static void parse_record(const std::string& line, const std::string& where, const ReadOptions& opts, json& rec) {
-  try {
-    rec = json::parse(line);
-  } catch (const json::parse_error& e) {
-    throw_bad_data(where, std::string("record is not valid JSON: ") + e.what(),
+  std::string err;
+  if (json_parse_guarded(line, rec, err) != JsonFault::none)
+    throw_bad_data(where, "record is not valid JSON: " + err,
                    "the shard was damaged; run `slmify dataset validate` and re-run the stage that produced it");
-  }
   if (opts.check_records) {
     std::string problem = record_check(rec);
     if (!problem.empty())
@@ -387,13 +385,10 @@ void DatasetReader::for_each_quarantined(const std::function<void(const json& en
   std::string line;
   while (r.next(line)) {
     json e;
-    try {
-      e = json::parse(line);
-    } catch (const json::parse_error& ex) {
-      throw_bad_data(r.path().string() + ":" + std::to_string(r.line_number()),
-                     std::string("quarantine entry is not valid JSON: ") + ex.what(),
+    std::string err;
+    if (json_parse_guarded(line, e, err) != JsonFault::none)
+      throw_bad_data(r.path().string() + ":" + std::to_string(r.line_number()), "quarantine entry is not valid JSON: " + err,
                      "the quarantine shard was damaged; re-run the stage that produced the dataset");
-    }
     fn(e);
   }
   finish_shard_checks(r, *manifest_.quarantine, opts_);

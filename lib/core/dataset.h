@@ -20,7 +20,7 @@ struct WriterOptions {
   uint64_t shard_records = 50000;         ///< records per shard before starting the next
   uint64_t shard_bytes = 256ull << 20;    ///< uncompressed bytes per shard before starting the next
   int zstd_level = 3;                     ///< 1 (fast) .. 19 (small)
-  unsigned file_mode = 0644;              ///< permissions of the files written (0600 for private data)
+  unsigned file_mode = 0600;              ///< permissions of the files written: logged calls are private data
   json config = json::object();           ///< effective config of the stage (digest computed at commit)
   std::vector<InputRef> inputs;           ///< lineage
   std::optional<DataKey> key;             ///< encrypt shards and quarantine with this key (crypto.h)

@@ -165,10 +165,9 @@ static void validate_shard(const fs::path& dir, const ShardInfo& s, bool records
     while (r.next(line)) {
       std::string where = p.string() + ":" + std::to_string(r.line_number());
       json rec;
-      try {
-        rec = json::parse(line);
-      } catch (const json::parse_error& e) {
-        add_record_problem(where, std::string("not valid JSON: ") + e.what(), "the shard was damaged; re-run the stage that produced it");
+      std::string err;
+      if (json_parse_guarded(line, rec, err) != JsonFault::none) {
+        add_record_problem(where, "not valid JSON: " + err, "the shard was damaged; re-run the stage that produced it");
         continue;
       }
       if (records) {
@@ -379,10 +378,10 @@ json dataset_import(const std::vector<std::string>& inputs, const fs::path& out,
       if (line.find_first_not_of(" \t\r") == std::string::npos) return;  // blank lines are not records
       SourceLoc where{in, n};
       json rec;
-      try {
-        rec = json::parse(line);
-      } catch (const json::parse_error& e) {
-        writer.quarantine(std::string("not valid JSON: ") + e.what(), where, line);
+      std::string err;
+      JsonFault fault = json_parse_guarded(line, rec, err, kMaxInputDepth);
+      if (fault != JsonFault::none) {
+        writer.quarantine(std::string(fault == JsonFault::too_deep ? "too deep: " : "not valid JSON: ") + err, where, line);
         return;
       }
       if (rec.is_object() && (!rec.contains("id") || rec["id"] == "")) rec["id"] = record_content_id(rec);

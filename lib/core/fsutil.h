@@ -41,7 +41,7 @@ class FileSink {
 
 void fsync_path(const std::filesystem::path& path);  ///< fsync a file or a directory
 /// Writes `content` to `path` atomically: sibling temporary file, fsync, rename, fsync of the dir.
-void write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode = 0644);
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode = 0600);
 std::string read_file(const std::filesystem::path& path);
 
 bool process_alive(pid_t pid);

@@ -1,6 +1,8 @@
 // Manifest (de)serialisation and checks; see manifest.h.
 #include "core/manifest.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -32,6 +34,9 @@ std::string config_digest(const json& config) { return "sha256:" + sha256_hex(co
 
 std::string file_input_digest(const std::string& path) {
   if (path == "-") return "stdin";
+  // A pipe, FIFO or device has no size, and reading its head would take bytes from the stream.
+  struct stat sb{};
+  if (::stat(path.c_str(), &sb) == 0 && !S_ISREG(sb.st_mode)) return "stream";
   std::error_code ec;
   auto size = fs::file_size(path, ec);
   if (ec) throw_errno("reading the size of", path, ec.value());

@@ -172,6 +172,8 @@ struct Checker {
     if (!id) return fail(root / "id", "missing");
     if (!string(*id, root / "id", true)) return false;
     if (auto ts = get(rec, "ts"); ts && !string_or_null(*ts, root / "ts")) return false;
+    if (auto ts = get(rec, "ts"); ts && ts->is_string() && !iso8601_valid(ts->get_ref<const std::string&>()))
+      return fail(root / "ts", "must be an ISO-8601 date-time such as 2026-11-28T10:00:00Z (got " + ts->dump() + ")");
     const json* s = get(rec, "source");
     if (!s) return fail(root / "source", "missing");
     Path sp = root / "source";
@@ -317,6 +319,86 @@ bool utf8_valid(std::string_view s) {
     i += len;
   }
   return true;
+}
+
+bool iso8601_valid(std::string_view s) {
+  size_t i = 0;
+  auto num = [&](size_t n, int& out) {
+    if (i + n > s.size()) return false;
+    out = 0;
+    for (size_t k = 0; k < n; ++k, ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      out = out * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  auto lit = [&](char c) { return i < s.size() && s[i] == c ? (++i, true) : false; };
+  int y, mo, d, h, mi, sec;
+  if (!num(4, y) || !lit('-') || !num(2, mo) || !lit('-') || !num(2, d)) return false;
+  static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] + (mo == 2 && leap ? 1 : 0)) return false;
+  if (i == s.size()) return true;
+  if (!lit('T') && !lit(' ')) return false;
+  if (!num(2, h) || !lit(':') || !num(2, mi) || h > 23 || mi > 59) return false;
+  if (lit(':')) {
+    if (!num(2, sec) || sec > 60) return false;  // 60: a leap second
+    if (lit('.') || lit(',')) {
+      size_t from = i;
+      while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+      if (i == from) return false;
+    }
+  }
+  if (i == s.size()) return true;
+  if (lit('Z')) return i == s.size();
+  int oh, om = 0;
+  if (!lit('+') && !lit('-')) return false;
+  if (!num(2, oh) || oh > 23) return false;
+  if (i < s.size()) {
+    lit(':');
+    if (!num(2, om) || om > 59) return false;
+  }
+  return i == s.size();
+}
+
+size_t json_nesting_depth(std::string_view text, size_t limit) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;  // the escaped character cannot end the string
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest && (deepest = depth) > limit) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+JsonFault json_parse_guarded(std::string_view text, json& out, std::string& error, size_t max_depth) {
+  if (json_nesting_depth(text, max_depth) > max_depth) {
+    error = "nested deeper than " + std::to_string(max_depth) + " levels of arrays and objects";
+    return JsonFault::too_deep;
+  }
+  try {
+    out = json::parse(text.begin(), text.end());
+    return JsonFault::none;
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
+    error = e.what();
+    return JsonFault::invalid;
+  }
+}
+
+json json_parse_embedded(std::string_view text) {
+  json out;
+  std::string err;
+  if (json_parse_guarded(text, out, err, kMaxInputDepth) != JsonFault::none) return json(json::value_t::discarded);
+  return out;
 }
 
 }  // namespace slmify

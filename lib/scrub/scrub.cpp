@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "core/crypto.h"
 #include "core/dataset.h"
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "scrub/dedup.h"
 #include "scrub/detect.h"
@@ -89,7 +91,7 @@ class Scrubber {
   // Tool-call arguments are JSON inside a string: replace inside its string values, so that the
   // arguments stay valid JSON; text that is not JSON is scrubbed as text.
   void json_text(std::string& s, const std::string& field, Outcome& out) const {
-    json j = json::parse(s, nullptr, false);
+    json j = json_parse_embedded(s);
     if (j.is_discarded() || !(j.is_object() || j.is_array())) return text(s, field, out);
     bool changed = false;
     std::function<void(json&)> walk = [&](json& v) {
@@ -199,7 +201,7 @@ std::string filter_reason(const ScrubConfig& c, const json& rec) {
   if (c.drop_empty && !calls && !text) return "empty response";
   if (c.drop_invalid_tool_calls && calls) {
     for (const json& tc : r["tool_calls"]) {
-      json args = json::parse(tc["function"]["arguments"].get<std::string>(), nullptr, false);
+      json args = json_parse_embedded(tc["function"]["arguments"].get<std::string>());
       if (args.is_discarded() || !args.is_object()) return "tool call arguments are not a JSON object";
       const std::string& name = tc["function"]["name"].get_ref<const std::string&>();
       for (const json& t : rec["request"].value("tools", json::array()))
@@ -313,8 +315,7 @@ json scrub_run(const PipelineConfig& config, const StageIO& io, const Context&) 
                   {"out", a.out},               {"dropped", a.dropped}, {"quarantined", a.quarantined},
                   {"redactions_by_entity", by_entity}, {"redactions_by_field", by_field}, {"digest", m.digest}};
   if (!sc.report.empty()) {
-    std::ofstream r(sc.report);
-    if (!r) throw_errno("writing the report", sc.report, errno);
+    std::ostringstream r;
     r << "slmify scrub report for " << io.inputs[0] << " -> " << io.output << "\n\n";
     r << "calls in " << a.in << ", kept " << a.out << "\n";
     for (auto& [reason, n] : a.dropped) r << "dropped " << n << ": " << reason << "\n";
@@ -322,9 +323,16 @@ json scrub_run(const PipelineConfig& config, const StageIO& io, const Context&) 
     for (auto& [e, n] : by_entity) r << "  " << e << ": " << n << "\n";
     r << "\nby field:\n";
     for (auto& [f, n] : by_field) r << "  " << f << ": " << n << "\n";
-    r << "\nexamples, as they look after replacement:\n";
-    for (auto& [e, xs] : examples)
-      for (auto& x : xs) r << "  " << e << ": ..." << x << "...\n";
+    // Excerpts are text of the calls: in clear beside an encrypted dataset they would undo the
+    // encryption (whatever a detector missed would be readable), so that report has counts only.
+    if (config.encryption.enabled) {
+      r << "\nexamples are left out: the dataset is encrypted, and excerpts of its calls would be outside the encryption\n";
+    } else {
+      r << "\nexamples, as they look after replacement:\n";
+      for (auto& [e, xs] : examples)
+        for (auto& x : xs) r << "  " << e << ": ..." << x << "...\n";
+    }
+    write_file_atomic(sc.report, r.str(), 0600);
   }
   log_info("scrubbed " + std::to_string(a.in) + " calls: kept " + std::to_string(a.out) + ", dropped " + json(a.dropped).dump() +
            ", replaced " + json(by_entity).dump());

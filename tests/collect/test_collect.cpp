@@ -224,10 +224,15 @@ TEST_CASE("collect reads gzip and zstd files like plain ones", "[collect]") {
     CHECK(ra[i]["id"] == rz[i]["id"]);
     CHECK(rb[i]["source"]["line"] == ra[i]["source"]["line"]);
   }
-  SECTION("a truncated gzip file is a quarantine-free clear error naming the file") {
+  SECTION("a truncated gzip file gives the lines before the cut, and the damage is quarantined with its byte") {
     std::string gz = slmify_test::read_bytes(t / "c" / "calls.jsonl.gz");
     slmify_test::write_bytes(t / "c" / "cut.jsonl.gz", gz.substr(0, gz.size() / 2));
-    Error e = slmify_test::expect_error([&] { run_collect(PipelineConfig{}, {(t / "c" / "cut.jsonl.gz").string()}, t / "o4"); });
+    json s = run_collect(PipelineConfig{}, {(t / "c" / "cut.jsonl.gz").string()}, t / "o4");
+    CHECK(s["quarantined_by_reason"].value("damaged file", 0) == 1);
+    CHECK(s["out"].get<int>() < 9);
+    PipelineConfig strict;
+    strict.collect.strict = true;
+    Error e = slmify_test::expect_error([&] { run_collect(strict, {(t / "c" / "cut.jsonl.gz").string()}, t / "o5"); });
     CHECK(e.code() == ExitCode::bad_data);
     CHECK_THAT(std::string(e.what()), Catch::Contains("cut.jsonl.gz"));
   }

@@ -704,7 +704,7 @@ TEST_CASE("config_section_flags lists one flag per settable key", "[core][config
     CHECK(ck.key != "inputs");
     CHECK(ck.key != "hci_rules");
   }
-  CHECK(collect.size() == 5);  // format, include_hci, state, strict, max_line_mb
+  CHECK(collect.size() == 6);  // format, include_hci, state, strict, max_line_mb, max_depth
   CHECK(config_section_flags("no_such_section").empty());
 }
 

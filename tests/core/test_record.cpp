@@ -436,3 +436,17 @@ TEST_CASE("record_prepare writes the same line as dump() and the same id as reco
   CHECK_THAT(p.problem, Catch::Contains("status"));
   CHECK(p.line.empty());
 }
+
+TEST_CASE("iso8601_valid accepts real moments and refuses impossible ones", "[core][record]") {
+  for (const char* ok : {"2026-11-28", "2026-11-28T10:00:00Z", "2026-11-28T10:00:00.123Z", "2026-11-28 10:00:00",
+                         "2026-11-28T10:00", "2026-11-28T10:00:00+01:00", "2026-11-28T10:00:00-0530", "2024-02-29T00:00:00Z",
+                         "2016-12-31T23:59:60Z", "2000-02-29"})
+    CHECK(iso8601_valid(ok));
+  for (const char* bad : {"2026-13-45T99:99:99Z", "2026-02-29", "1900-02-29", "2026-04-31", "2026-11-28T24:00:00Z",
+                          "2026-11-28T10:60:00Z", "2026-11-28T10:00:61Z", "2026-11-28T10:00:00ZZ", "2026-11-28T10:00:00.Z",
+                          "2026-11-28T10:00:00+25:00", "2026-1-28", "yesterday", "", "2026-11-28T"})
+    CHECK_FALSE(iso8601_valid(bad));
+  json r = json::parse(R"({"id": "x", "ts": "2026-13-45T99:99:99Z", "source": {"format": "openai-chat"}, "hci": false, "status": "ok",
+                           "request": {"messages": [{"role": "user", "content": "q"}]}, "response": {"content": "a"}})");
+  CHECK_THAT(record_check(r), Catch::StartsWith("ts: must be an ISO-8601 date-time"));
+}
