@@ -4,6 +4,7 @@
 
 #include "cluster/cluster.h"
 #include "collect/collect.h"
+#include "core/log.h"
 #include "command.h"
 #include "core/error.h"
 #include "eval/eval.h"
@@ -42,12 +43,24 @@ void register_run(CLI::App& app, Store& store) {
     st.opts.config = st.file;
     PipelineConfig c = load_config(st.opts);
     if (print_config_if_asked(c, st.opts)) return;
-    check_config_deeply(c);
+    check_config_deeply(c, false);
     StageRange range{st.from, st.until};
+    // A file that a stage about to run needs and that is missing: an error before anything runs;
+    // in a dry run, a warning (the key may be made, the logs copied, before the real run).
+    auto check_files = [&](const std::vector<PlannedStage>& plan) {
+      std::vector<std::string> to_run;
+      for (const PlannedStage& s : plan)
+        if (!s.up_to_date) to_run.push_back(s.stage);
+      std::vector<Problem> missing = missing_files(c, to_run);
+      if (missing.empty()) return;
+      if (!st.dry_run) throw Error(ExitCode::usage, missing);
+      for (const Problem& p : missing) log_warn(p.where + ": " + p.what + " (the run would stop here; " + p.hint + ")");
+    };
     if (st.dry_run) {
       std::vector<PlannedStage> plan = pipeline_plan(c, range);
       if (st.force)
         for (auto& s : plan) s.up_to_date = false, s.reason = "--force; " + s.reason;
+      check_files(plan);
       if (st.opts.json) {
         print_json({{"pipeline", st.file}, {"name", c.name}, {"workdir", c.workdir}, {"stages", pipeline_plan_json(plan)}});
         return;
@@ -61,6 +74,12 @@ void register_run(CLI::App& app, Store& store) {
                   << "     in:  " << (ins.empty() ? "-" : ins) << "\n     out: " << s.io.output << "\n";
       }
       return;
+    }
+    {
+      std::vector<PlannedStage> plan = pipeline_plan(c, range);
+      if (st.force)
+        for (auto& s : plan) s.up_to_date = false;
+      check_files(plan);
     }
     RunOptions o;
     o.range = range;

@@ -1,4 +1,5 @@
 // Common options and config loading for all subcommands; see command.h.
+#include <algorithm>
 #include "command.h"
 
 #include <cstdio>
@@ -65,8 +66,29 @@ bool print_config_if_asked(const PipelineConfig& c, const CommandOptions& o) {
 
 void print_json(const json& j) { std::cout << j.dump(2) << std::endl; }
 
-void check_config_deeply(const PipelineConfig& c) {
+std::vector<Problem> missing_files(const PipelineConfig& c, const std::vector<std::string>& stages) {
+  std::vector<Problem> problems;
+  std::error_code ec;
+  auto runs = [&](const char* stage) { return std::find(stages.begin(), stages.end(), stage) != stages.end(); };
+  auto need = [&](const std::string& key, const std::string& path, const std::string& hint) {
+    if (!path.empty() && !std::filesystem::exists(path, ec)) problems.push_back({c.where(key), "no such file: " + path, hint});
+  };
+  if (c.encryption.enabled && !stages.empty())
+    need("encryption.key_file", c.encryption.key_file, "make the key with `slmify dataset keygen -o FILE`, or fix the path");
+  if (runs("scrub")) need("scrub.key_file", c.scrub.key_file, "make the key with `slmify dataset keygen -o FILE`, or fix the path");
+  if (runs("collect"))
+    for (const std::string& in : c.collect.inputs)
+      if (in != "-" && in.find_first_of("*?[") == std::string::npos)
+        need("collect.inputs", in, "check the path (relative paths are taken from the pipeline file's directory)");
+  return problems;
+}
+
+void check_config_deeply(const PipelineConfig& c, bool files) {
   std::vector<Problem> problems = detector_check(c.scrub);
+  for (Problem& p : problems) p.where = c.where(p.where);  // the pattern's file:line:col
+  // Files the run will read: a missing one is reported now, at its key, not halfway through the run.
+  if (files)
+    for (Problem& p : missing_files(c, c.stages)) problems.push_back(std::move(p));
   if (!problems.empty()) throw Error(ExitCode::usage, problems);
 }
 

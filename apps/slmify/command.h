@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/error.h"
 #include "core/stage.h"
 
 namespace slmify::cli {
@@ -34,7 +35,12 @@ void add_section_flags(CLI::App* cmd, CommandOptions& o);
 PipelineConfig load_config(const CommandOptions& o, const std::vector<ConfigOverride>& extra = {});
 /// Checks what needs the stages' own libraries (the scrub patterns, compiled with RE2) and throws
 /// one usage Error listing every problem, so that `config validate` and `run --dry-run` catch them.
-void check_config_deeply(const PipelineConfig& c);
+/// Checks what loading alone cannot: scrub's patterns compile, and (when `files`) the files the
+/// pipeline's stages read exist (missing_files). Throws one usage Error listing every problem.
+void check_config_deeply(const PipelineConfig& c, bool files = true);
+/// The key files and collect inputs (glob patterns aside) that `stages` would read and that do
+/// not exist, each at its key's file:line:col.
+std::vector<Problem> missing_files(const PipelineConfig& c, const std::vector<std::string>& stages);
 /// Prints the effective config of the command's section (or all) and returns true when asked to.
 bool print_config_if_asked(const PipelineConfig& c, const CommandOptions& o);
 

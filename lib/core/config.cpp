@@ -8,6 +8,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <type_traits>
@@ -670,6 +671,75 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
+// "file:line:col" of byte `pos` of `text`.
+static std::string text_position(const std::string& file, const std::string& text, size_t pos) {
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < pos && i < text.size(); ++i) {
+    if (text[i] == '\n') ++line, col = 1;
+    else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++col;
+  }
+  return file + ":" + std::to_string(line) + ":" + std::to_string(col);
+}
+
+// The byte where a quoted YAML scalar starts that is never closed, which yaml-cpp accepts: it
+// reads the rest of the file into that string, so `workdir: "runs/x` would silently swallow every
+// key after it. Quotes count only where a scalar starts (after `key: `, `- `, `[`, `{`, `,` or at
+// the start of a line); quotes inside plain scalars, comments and block scalars (| and >) are text.
+static std::optional<size_t> unclosed_quote(const std::string& t) {
+  size_t i = 0, n = t.size();
+  int flow = 0;              // depth of [ and {
+  size_t block_indent = SIZE_MAX;  // inside a block scalar: lines indented more than this
+  while (i < n) {
+    size_t ls = i, ind = 0;  // start of a line
+    while (i < n && t[i] == ' ') ++i, ++ind;
+    if (block_indent != SIZE_MAX) {
+      if (i < n && t[i] != '\n' && ind <= block_indent) block_indent = SIZE_MAX;
+      else {
+        while (i < n && t[i] != '\n') ++i;
+        ++i;
+        continue;
+      }
+    }
+    bool scalar_start = true;
+    size_t key_indent = ind;
+    for (; i < n && t[i] != '\n'; ++i) {
+      char c = t[i];
+      if (c == '#' && (i == ls || t[i - 1] == ' ' || t[i - 1] == '\t')) {
+        while (i < n && t[i] != '\n') ++i;
+        break;
+      }
+      if (c == ' ' || c == '\t') continue;
+      if (scalar_start && (c == '"' || c == '\'')) {
+        size_t open = i++;
+        for (;; ++i) {
+          if (i >= n) return open;
+          if (c == '"' && t[i] == '\\') ++i;
+          else if (t[i] == c) {
+            if (c == '\'' && i + 1 < n && t[i + 1] == '\'') ++i;  // '' is a quote inside '...'
+            else break;
+          }
+        }
+        scalar_start = false;
+        continue;
+      }
+      if (c == '[' || c == '{') ++flow, scalar_start = true;
+      else if (c == ']' || c == '}') flow = flow > 0 ? flow - 1 : 0, scalar_start = false;
+      else if (c == ',' && flow > 0) scalar_start = true;
+      else if (c == '-' && scalar_start && (i + 1 >= n || t[i + 1] == ' ' || t[i + 1] == '\n')) scalar_start = true;
+      else if (c == ':' && (i + 1 >= n || t[i + 1] == ' ' || t[i + 1] == '\n' || flow > 0)) scalar_start = true;
+      else if (scalar_start && (c == '|' || c == '>') && flow == 0) {
+        block_indent = key_indent;  // the lines that follow, indented more, are the scalar's text
+        while (i < n && t[i] != '\n') ++i;
+        break;
+      } else {
+        scalar_start = false;  // a plain scalar: quotes in it are text, up to `: `, `,` in flow, or the line's end
+      }
+    }
+    ++i;
+  }
+  return std::nullopt;
+}
+
 PipelineConfig config_load(const std::optional<fs::path>& file, const std::vector<ConfigOverride>& overrides) {
   LoadCtx ctx;
   YAML::Node root;
@@ -684,6 +754,20 @@ PipelineConfig config_load(const std::optional<fs::path>& file, const std::vecto
     if (!fs::exists(*file, ec))
       throw_usage(ctx.file, "pipeline file not found", "check the path given to --config or to slmify run");
     std::string text = read_file(*file);
+    if (!utf8_valid(text)) {
+      size_t bad = 0;  // the first byte that does not start a valid UTF-8 sequence
+      while (bad < text.size()) {
+        unsigned char c = static_cast<unsigned char>(text[bad]);
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 0 || !utf8_valid(std::string_view(text).substr(bad, len))) break;
+        bad += len;
+      }
+      throw_usage(text_position(ctx.file, text, bad), "the file is not valid UTF-8 text",
+                  "save it as UTF-8 (a byte such as 0xE9 is Latin-1: write the character itself in UTF-8)");
+    }
+    if (auto open = unclosed_quote(text))
+      throw_usage(text_position(ctx.file, text, *open), "YAML syntax error: this quoted string is never closed",
+                  "add the closing quote on the same line");
     try {
       root = YAML::Load(text);
     } catch (const YAML::ParserException& e) {
@@ -700,6 +784,13 @@ PipelineConfig config_load(const std::optional<fs::path>& file, const std::vecto
   Loader top(ctx, root, "");
   c.visit(top);
   top.check_unknown(c);
+  if (root.IsMap()) {
+    const YAML::Node& r = root;
+    YAML::Node w = r["workdir"];
+    if (w.IsDefined() && (w.IsNull() || (w.IsScalar() && w.Scalar().find_first_not_of(" \t") == std::string::npos)))
+      ctx.error(ctx.loc(w.Mark()), "workdir", "must not be empty", "name the work directory, e.g. workdir: runs/NAME, or leave the key out");
+  }
+  c.locations = ctx.where;
   for (auto& [key, o] : ctx.overrides) {
     if (o.used) continue;
     std::string best;

@@ -403,6 +403,14 @@ struct PipelineConfig {
   FinetuneConfig finetune;
   EvalConfig eval;
   RetrainConfig retrain;
+  /// Where each key was set: key path -> "file:line:col" (or the flag), filled by config_load, so
+  /// that checks made later (scrub's patterns, missing files) name the place. Not a setting.
+  std::map<std::string, std::string> locations;
+  /// "file:line:col key" for a key that was set, else just the key.
+  std::string where(const std::string& key) const {
+    auto it = locations.find(key);
+    return it == locations.end() || it->second.empty() ? key : it->second + " " + key;
+  }
   template <class V> void visit(V& v) {
     v("version", version, {.doc = "schema version of this file", .min = 1, .max = 1, .flag = false});
     v("name", name, {.doc = "name of the pipeline, used in reports", .flag = false});

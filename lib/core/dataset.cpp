@@ -277,9 +277,12 @@ DatasetReader::DatasetReader(const fs::path& dir, ReadOptions opts)
     : impl_(new Impl), dir_(dir), manifest_(manifest_read(dir)), opts_(opts) {
   shard_key(manifest_, opts_, dir_);  // a missing or wrong key is reported before anything is read
   std::error_code ec;
-  for (const ShardInfo& s : manifest_.shards)
-    if (!fs::exists(dir_ / s.file, ec))
-      throw_bad_data((dir_ / s.file).string(), "is listed in manifest.json but missing",
+  std::vector<const ShardInfo*> files;
+  for (const ShardInfo& s : manifest_.shards) files.push_back(&s);
+  if (manifest_.quarantine) files.push_back(&*manifest_.quarantine);  // its calls are part of the accounting too
+  for (const ShardInfo* s : files)
+    if (!fs::exists(dir_ / s->file, ec))
+      throw_bad_data((dir_ / s->file).string(), "is listed in manifest.json but missing",
                      "the dataset is incomplete; restore the file or re-run the stage that produced it");
 }
 

@@ -361,6 +361,23 @@ bool iso8601_valid(std::string_view s) {
   return i == s.size();
 }
 
+std::string utf8_repair(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (len && i + len <= s.size() && utf8_valid(s.substr(i, len))) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 size_t json_nesting_depth(std::string_view text, size_t limit) {
   size_t depth = 0, deepest = 0;
   bool in_string = false;

@@ -64,6 +64,10 @@ JsonFault json_parse_guarded(std::string_view text, json& out, std::string& erro
 /// or a discarded value when it is not JSON or nests deeper than kMaxInputDepth.
 json json_parse_embedded(std::string_view text);
 
+/// `s` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD, so that it
+/// can go into JSON (which nlohmann::json would refuse to write).
+std::string utf8_repair(std::string_view s);
+
 /// Decodes base64 in either alphabet (standard +/ or URL-safe -_), with or without '=' padding.
 /// False for anything else (the output is then unspecified).
 bool base64_decode(std::string_view in, std::string& out);

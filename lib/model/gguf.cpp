@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/record.h"
 
 namespace slmify {
 
@@ -181,7 +182,7 @@ json GgufValue::to_json() const {
     case GgufValueType::uint64: return u;
     case GgufValueType::float32: case GgufValueType::float64: return f;
     case GgufValueType::boolean: return i != 0;
-    case GgufValueType::string: return s;
+    case GgufValueType::string: return utf8_valid(s) ? s : utf8_repair(s);  // JSON holds UTF-8 only
     case GgufValueType::array: {
       json a = json::array();
       for (size_t k = 0; k < count(); ++k) a.push_back(at(k).to_json());

@@ -165,6 +165,7 @@ void ggml_dequantize(uint32_t type, std::span<const std::byte> src, std::span<fl
                 "supported: " + ggml_dequantize_supported() + "; use a GGUF file quantised with one of these (e.g. Q4_K_M, Q8_0)");
   SLMIFY_ASSERT(dst.size() % info->block_size == 0 && src.size() == dst.size() / info->block_size * info->type_size,
                 "ggml_dequantize: " + std::to_string(src.size()) + " bytes for " + std::to_string(dst.size()) + " elements of " + info->name);
+  if (dst.empty()) return;  // a tensor of no elements (a zero dimension): src.data() may be null
   const auto* s = reinterpret_cast<const unsigned char*>(src.data());
   float* y = dst.data();
   const size_t n = dst.size(), blocks = n / info->block_size, bs = info->block_size, ts = info->type_size;

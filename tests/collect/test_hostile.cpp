@@ -271,3 +271,15 @@ TEST_CASE("collect streams a FIFO, which has no size and no resume state", "[col
     CHECK(manifest_read(t / (with_state ? "o2" : "o1")).inputs.at(0).digest == "stream");
   }
 }
+
+TEST_CASE("a dataset whose quarantine file was deleted is refused by the reader, as validate refuses it", "[collect][hostile]") {
+  TempDir t;
+  slmify_test::write_bytes(t / "c.jsonl", chat(1).dump() + "\nnot json\n");
+  run_collect({(t / "c.jsonl").string()}, t / "out");
+  fs::path q = t / "out" / "quarantine.jsonl.zst";
+  REQUIRE(fs::exists(q));
+  fs::remove(q);
+  Error e = slmify_test::expect_error([&] { DatasetReader r(t / "out"); });
+  CHECK(e.code() == ExitCode::bad_data);
+  CHECK_THAT(std::string(e.what()), Catch::Contains("quarantine.jsonl.zst"));
+}

@@ -852,3 +852,39 @@ TEST_CASE("every shipped pipeline file validates", "[core][config]") {
     }
   }
 }
+
+TEST_CASE("config_load: a quoted string never closed, bytes that are not UTF-8, and an empty workdir are errors with line:col", "[core][config]") {
+  TempDir tmp;
+  auto problem = [&](const std::string& text) {
+    fs::path f = write_text(tmp.path / "p.yaml", text);
+    Error e = slmify_test::expect_error([&] { config_load(f); });
+    CHECK(e.code() == ExitCode::usage);
+    return e.problems().at(0);
+  };
+  // yaml-cpp alone reads the rest of the file into the string: workdir "runs/x collect: ...".
+  Problem q = problem("version: 1\nworkdir: \"runs/x\ncollect:\n  inputs: [a.jsonl]\n");
+  CHECK_THAT(q.where, Catch::EndsWith("p.yaml:2:10"));
+  CHECK_THAT(q.what, Catch::Contains("never closed"));
+  CHECK_THAT(problem("version: 1\nname: 'it''s\n").where, Catch::EndsWith("p.yaml:2:7"));
+  Problem l = problem("version: 1\nworkdir: runs/caf\xe9\n");
+  CHECK_THAT(l.where, Catch::EndsWith("p.yaml:2:18"));
+  CHECK_THAT(l.what, Catch::Contains("not valid UTF-8"));
+  CHECK_THAT(problem("version: 1\nworkdir: \"\"\n").where, Catch::Contains("p.yaml:2:10 workdir"));
+  CHECK_THAT(problem("version: 1\nworkdir:\n").what, Catch::Contains("must not be empty"));
+  // Quotes that are text, not the start of a string, are fine.
+  for (const char* ok : {"version: 1\nname: it's \"fine\"\n", "version: 1\nname: \"a\n  b\"\n", "version: 1\n# don't \"\nname: x\n",
+                         "version: 1\nname: |\n  it's \"x\n", "version: 1\nstages: [\"collect\", 'scrub']\n"}) {
+    INFO(ok);
+    fs::path f = write_text(tmp.path / "ok.yaml", ok);
+    CHECK_NOTHROW(config_load(f));
+  }
+}
+
+TEST_CASE("config_load records where each key was set", "[core][config]") {
+  TempDir tmp;
+  fs::path f = write_text(tmp.path / "p.yaml", "version: 1\nscrub:\n  custom_detectors:\n    - name: x\n      regex: \"a(b\"\n      entity: X\n");
+  PipelineConfig c = config_load(f, {{"cluster.k", "7", "--k"}});
+  CHECK(c.where("scrub.custom_detectors[0].regex") == f.string() + ":5:14 scrub.custom_detectors[0].regex");
+  CHECK(c.where("cluster.k") == "--k cluster.k");
+  CHECK(c.where("collect.state") == "collect.state");  // not set anywhere
+}

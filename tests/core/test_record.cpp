@@ -450,3 +450,11 @@ TEST_CASE("iso8601_valid accepts real moments and refuses impossible ones", "[co
                            "request": {"messages": [{"role": "user", "content": "q"}]}, "response": {"content": "a"}})");
   CHECK_THAT(record_check(r), Catch::StartsWith("ts: must be an ISO-8601 date-time"));
 }
+
+TEST_CASE("utf8_repair replaces each byte outside valid UTF-8 and keeps the rest", "[core][record]") {
+  CHECK(utf8_repair("caf\xc3\xa9") == "caf\xc3\xa9");
+  CHECK(utf8_repair("caf\xe9!") == "caf\xef\xbf\xbd!");
+  CHECK(utf8_repair("\xed\xa0\x80") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // a surrogate, encoded: three bad bytes
+  CHECK(utf8_repair("\xf0\x9f\x98") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // a cut 4-byte sequence
+  CHECK(utf8_valid(utf8_repair(std::string("\x80\xff\x00z", 4))));
+}
