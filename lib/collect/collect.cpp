@@ -181,7 +181,7 @@ class FileReader {
         // A first line that opens an array or object and leaves it open is the start of one JSON
         // document spread over many lines (a pretty-printed OTLP export, or an array of calls).
         // If the whole does not parse, read_document goes on line by line from the first line.
-        if (start_offset == 0 && opens_document(line)) {
+        if (start_offset == 0 && json_left_open(line)) {
           if (read_document(reader, line, where)) break;
           continue;
         }
@@ -206,29 +206,6 @@ class FileReader {
 
  private:
   std::string where_file() const { return job_.file.path == "-" ? "<stdin>" : job_.file.path; }
-
-  // True when `line` opens an array or object that it does not close (outside strings, which a
-  // JSON text cannot break over lines): the first line of a multi-line JSON document.
-  static bool opens_document(const std::string& line) {
-    size_t b = line.find_first_not_of(" \t\r");
-    if (b == std::string::npos || (line[b] != '{' && line[b] != '[')) return false;
-    int64_t depth = 0;
-    bool in_string = false;
-    for (size_t i = b; i < line.size(); ++i) {
-      char c = line[i];
-      if (in_string) {
-        if (c == '\\') ++i;
-        else if (c == '"') in_string = false;
-      } else if (c == '"') {
-        in_string = true;
-      } else if (c == '[' || c == '{') {
-        ++depth;
-      } else if (c == ']' || c == '}') {
-        if (--depth <= 0) return false;  // closed (and whatever follows is not a document's start)
-      }
-    }
-    return !in_string && depth > 0;
-  }
 
   void handle_line(const std::string& line, const SourceLoc& where, bool unterminated) {
     if (!utf8_valid(line)) return quarantine("invalid UTF-8", "the line is not valid UTF-8 text", where, line);

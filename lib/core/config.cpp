@@ -755,14 +755,7 @@ PipelineConfig config_load(const std::optional<fs::path>& file, const std::vecto
       throw_usage(ctx.file, "pipeline file not found", "check the path given to --config or to slmify run");
     std::string text = read_file(*file);
     if (!utf8_valid(text)) {
-      size_t bad = 0;  // the first byte that does not start a valid UTF-8 sequence
-      while (bad < text.size()) {
-        unsigned char c = static_cast<unsigned char>(text[bad]);
-        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        if (len == 0 || !utf8_valid(std::string_view(text).substr(bad, len))) break;
-        bad += len;
-      }
-      throw_usage(text_position(ctx.file, text, bad), "the file is not valid UTF-8 text",
+      throw_usage(text_position(ctx.file, text, utf8_valid_prefix(text)), "the file is not valid UTF-8 text",
                   "save it as UTF-8 (a byte such as 0xE9 is Latin-1: write the character itself in UTF-8)");
     }
     if (auto open = unclosed_quote(text))

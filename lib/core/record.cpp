@@ -1,6 +1,8 @@
 // Record schema v1 checks; the rules are documented field by field in docs/dataset-format.md.
 #include "core/record.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <ctime>
 
@@ -296,7 +298,7 @@ bool base64_decode(std::string_view s, std::string& out) {
   return true;
 }
 
-bool utf8_valid(std::string_view s) {
+size_t utf8_valid_prefix(std::string_view s) {
   size_t i = 0, n = s.size();
   while (i < n) {
     unsigned char c = static_cast<unsigned char>(s[i]);
@@ -306,20 +308,22 @@ bool utf8_valid(std::string_view s) {
     else if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
     else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
     else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-    else return false;
-    if (i + len > n) return false;
+    else return i;
+    if (i + len > n) return i;
     for (size_t k = 1; k < len; ++k) {
       unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
+      if ((cc & 0xC0) != 0x80) return i;
       cp = (cp << 6) | (cc & 0x3F);
     }
     if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
         (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
+      return i;
     i += len;
   }
-  return true;
+  return n;
 }
+
+bool utf8_valid(std::string_view s) { return utf8_valid_prefix(s) == s.size(); }
 
 bool iso8601_valid(std::string_view s) {
   size_t i = 0;
@@ -364,22 +368,21 @@ bool iso8601_valid(std::string_view s) {
 std::string utf8_repair(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (len && i + len <= s.size() && utf8_valid(s.substr(i, len))) {
-      out.append(s, i, len);
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
+  while (!s.empty()) {
+    size_t good = utf8_valid_prefix(s);
+    out.append(s.substr(0, good));
+    if (good == s.size()) break;
+    out += "\xEF\xBF\xBD";  // one replacement per byte that starts no valid sequence
+    s.remove_prefix(good + 1);
   }
   return out;
 }
 
-size_t json_nesting_depth(std::string_view text, size_t limit) {
-  size_t depth = 0, deepest = 0;
+// Calls on_depth(depth) after each bracket outside strings, until it returns false. Returns
+// whether the text ends inside a string.
+template <class F>
+static bool scan_brackets(std::string_view text, F&& on_depth) {
+  size_t depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
@@ -388,13 +391,27 @@ size_t json_nesting_depth(std::string_view text, size_t limit) {
       else if (c == '"') in_string = false;
     } else if (c == '"') {
       in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > deepest && (deepest = depth) > limit) return deepest;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
+    } else if (c == '[' || c == '{' || ((c == ']' || c == '}') && depth > 0)) {
+      depth += c == '[' || c == '{' ? 1 : -1;
+      if (!on_depth(depth)) break;
     }
   }
+  return in_string;
+}
+
+size_t json_nesting_depth(std::string_view text, size_t limit) {
+  size_t deepest = 0;
+  scan_brackets(text, [&](size_t d) { return (deepest = std::max(deepest, d)) <= limit; });
   return deepest;
+}
+
+bool json_left_open(std::string_view text) {
+  size_t b = text.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos || (text[b] != '{' && text[b] != '[')) return false;
+  size_t depth = 0;
+  bool closed = false;
+  bool in_string = scan_brackets(text.substr(b), [&](size_t d) { return !(closed = (depth = d) == 0); });
+  return !in_string && !closed && depth > 0;
 }
 
 JsonFault json_parse_guarded(std::string_view text, json& out, std::string& error, size_t max_depth) {

@@ -39,6 +39,8 @@ std::string utc_now_iso8601();
 
 /// True when `s` is valid UTF-8 (what JSON strings must be).
 bool utf8_valid(std::string_view s);
+/// Length of the longest prefix of `s` that is valid UTF-8: the offset of the first bad byte.
+size_t utf8_valid_prefix(std::string_view s);
 
 /// Nesting of arrays and objects deeper than this is refused by every reader of datasets
 /// (docs/dataset-format.md, "Limits"): deeper values would overflow the stack of the recursive
@@ -53,6 +55,10 @@ constexpr size_t kMaxInputDepth = 1000;
 /// brackets outside strings; the scan stops once the depth passes `limit`, so the result is at
 /// most limit + 1. Linear and allocation-free: run it before parsing untrusted text.
 size_t json_nesting_depth(std::string_view text, size_t limit);
+
+/// True when `text` starts an array or object and ends with it still open, outside any string:
+/// the first line of a JSON document spread over several lines.
+bool json_left_open(std::string_view text);
 
 /// Why an untrusted JSON text was refused.
 enum class JsonFault { none, invalid, too_deep };
