@@ -6,6 +6,7 @@
 #include <torch/nn/functional/dropout.h>
 
 #include <cmath>
+#include <map>
 
 #include "core/error.h"
 
@@ -54,11 +55,50 @@ torch::Tensor activation(const torch::Tensor& x, const ModelConfig& c) {
   return F::silu(x);
 }
 
+// Attention of the rows of `blocks`, block by block. q, k, v [B, Hq, T, hd] (k, v already
+// repeated for grouped-query attention); `masks` caches the [L, P+L] mask of each (P, L).
+torch::Tensor block_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                              const AttentionBlocks& blocks, double scale,
+                              std::map<std::pair<int64_t, int64_t>, torch::Tensor>& masks) {
+  const int64_t B = q.size(0), T = q.size(2);
+  std::vector<torch::Tensor> rows;
+  rows.reserve(size_t(B));
+  for (int64_t b = 0; b < B; ++b) {
+    torch::Tensor qb = q[b], kb = k[b], vb = v[b];  // [Hq, T, hd]
+    std::vector<torch::Tensor> out;
+    int64_t at = 0;
+    for (const AttentionBlock& blk : blocks[size_t(b)]) {
+      SLMIFY_ASSERT(blk.start == at && blk.len > 0 && blk.start + blk.len <= T, "attention blocks must tile the row in order");
+      at += blk.len;
+      torch::Tensor qs = qb.narrow(1, blk.start, blk.len).unsqueeze(0);
+      torch::Tensor ks = kb.narrow(1, blk.start, blk.len), vs = vb.narrow(1, blk.start, blk.len);
+      if (blk.prefix_len == 0) {
+        out.push_back(at::scaled_dot_product_attention(qs, ks.unsqueeze(0), vs.unsqueeze(0), std::nullopt, 0.0, true, scale)[0]);
+        continue;
+      }
+      SLMIFY_ASSERT(blk.prefix_start + blk.prefix_len <= blk.start, "a block's prefix comes before it");
+      ks = torch::cat({kb.narrow(1, blk.prefix_start, blk.prefix_len), ks}, 1).unsqueeze(0);
+      vs = torch::cat({vb.narrow(1, blk.prefix_start, blk.prefix_len), vs}, 1).unsqueeze(0);
+      torch::Tensor& m = masks[{blk.prefix_len, blk.len}];
+      if (!m.defined()) {
+        auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(q.device());
+        torch::Tensor qi = torch::arange(blk.len, i64).view({blk.len, 1});
+        torch::Tensor kj = torch::arange(blk.prefix_len + blk.len, i64).view({1, -1}) - blk.prefix_len;
+        m = (kj <= qi).view({1, 1, blk.len, blk.prefix_len + blk.len});
+      }
+      out.push_back(at::scaled_dot_product_attention(qs, ks, vs, m, 0.0, false, scale)[0]);
+    }
+    if (at < T) out.push_back(torch::zeros({q.size(1), T - at, q.size(3)}, q.options()));
+    rows.push_back(out.size() == 1 ? out[0] : torch::cat(out, 1));
+  }
+  return torch::stack(rows);
+}
+
 }  // namespace
 
 torch::Tensor TransformerWeights::forward(const torch::Tensor& ids, const torch::Tensor& positions, KvCache* cache,
                                           const torch::Tensor& key_valid, const torch::Tensor& segments,
-                                          const torch::Tensor& branches) const {
+                                          const torch::Tensor& branches, const AttentionBlocks* blocks) const {
   const ModelConfig& c = config;
   const int64_t B = ids.size(0), T = ids.size(1), Hq = c.num_heads, Hkv = c.num_kv_heads, hd = c.head_dim;
   torch::Tensor x = embed.index_select(0, ids.reshape(-1)).view({B, T, c.hidden_size});  // [B, T, H]
@@ -85,7 +125,10 @@ torch::Tensor TransformerWeights::forward(const torch::Tensor& ids, const torch:
   bool need_window = c.sliding_window && S > *c.sliding_window;
   bool need_padding = valid.defined() && !valid.all().item<bool>();
   SLMIFY_ASSERT(!segments.defined() || !cache, "packed segments are for training (no cache)");
-  if (need_causal || need_window || need_padding || segments.defined()) {
+  SLMIFY_ASSERT(!blocks || (!cache && !need_window && int64_t(blocks->size()) == B),
+                "attention blocks are for training rows (no cache, no sliding window), one list per row");
+  std::map<std::pair<int64_t, int64_t>, torch::Tensor> block_masks;
+  if (!blocks && (need_causal || need_window || need_padding || segments.defined())) {
     torch::Tensor qpos = torch::arange(past, S, torch::TensorOptions().dtype(torch::kInt64).device(device)).view({T, 1});
     torch::Tensor kpos = torch::arange(0, S, torch::TensorOptions().dtype(torch::kInt64).device(device)).view({1, S});
     torch::Tensor m = kpos <= qpos;  // [T, S]
@@ -133,8 +176,9 @@ torch::Tensor TransformerWeights::forward(const torch::Tensor& ids, const torch:
       k = k.repeat_interleave(Hq / Hkv, 1);
       v = v.repeat_interleave(Hq / Hkv, 1);
     }
-    torch::Tensor a = at::scaled_dot_product_attention(
-        q, k, v, mask.defined() ? std::optional<torch::Tensor>(mask) : std::nullopt, 0.0, false, scale);  // [B, Hq, T, hd]
+    torch::Tensor a = blocks ? block_attention(q, k, v, *blocks, scale, block_masks)
+                             : at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<torch::Tensor>(mask) : std::nullopt,
+                                                                0.0, false, scale);  // [B, Hq, T, hd]
     a = a.transpose(1, 2).reshape({B, T, c.q_dim()});
     x = x + L.o.forward(a);
 

@@ -44,6 +44,18 @@ struct KvCache {
   torch::Tensor key_valid;          // [B, capacity] bool: false for left padding
 };
 
+/// The attention of packed training rows as blocks (training, no cache): each block is a run of
+/// query positions [start, start+len) of its row that attends causally to itself and fully to an
+/// optional prefix [prefix_start, prefix_start+prefix_len) of the same row. The blocks of a row
+/// tile it in order from position 0; positions after the last block are padding. Computed block by
+/// block, so a row costs the sum of its blocks' attention, not T²: a shared prefix followed by
+/// many continuations (shared-prefix packing) or many short packed calls cost what they would
+/// alone. Equal to the dense mask of `segments` and `branches` (tests/train/test_lora.cpp).
+struct AttentionBlock {
+  int64_t prefix_start = 0, prefix_len = 0, start = 0, len = 0;
+};
+using AttentionBlocks = std::vector<std::vector<AttentionBlock>>;  // [B] rows
+
 struct TransformerWeights {
   ModelConfig config;
   torch::Device device = torch::kCPU;
@@ -62,9 +74,11 @@ struct TransformerWeights {
   /// `branches` [B, T] int64 (with segments): a segment that is a shared prefix (branch 0)
   /// followed by continuations (branches 1, 2, ...): a query of branch k sees the prefix and its
   /// own branch only, so each continuation is computed exactly as if it followed the prefix alone.
+  /// `blocks` (training, no cache): the same structure as blocks, computed without a [T, T] mask;
+  /// segments and branches are then not needed.
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& positions, KvCache* cache,
                         const torch::Tensor& key_valid = {}, const torch::Tensor& segments = {},
-                        const torch::Tensor& branches = {}) const;
+                        const torch::Tensor& branches = {}, const AttentionBlocks* blocks = nullptr) const;
   torch::Tensor logits(const torch::Tensor& hidden) const;  // [B, T, H] -> [B, T, V] fp32
   KvCache make_cache(int64_t batch, int64_t capacity) const;
 };

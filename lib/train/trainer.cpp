@@ -81,8 +81,8 @@ struct EpochPlan {
 };
 
 // Packed sequences are no longer than the longest example needs (at least 256 tokens, at most
-// max_length): attention over a packed row costs T², so packing short calls into max_length
-// rows would spend most of the time on masked-out pairs.
+// max_length): a row's cost grows faster than its length (attention), so packing short calls into
+// max_length rows would cost more than it saves.
 int64_t pack_length(const TrainJob& job) {
   int64_t longest = 0;
   for (const TrainTask& t : job.tasks)
@@ -122,6 +122,7 @@ EpochPlan plan_epoch(const TrainJob& job, int64_t epoch) {
 
 struct MicroBatch {
   torch::Tensor ids, pos, seg, branch, src, tgt, task, rows;  // see build_micro
+  AttentionBlocks blocks;   // the same structure as seg/branch, per call
   int64_t tokens = 0;       // tokens computed (a shared prefix once)
   int64_t call_tokens = 0;  // tokens of the calls trained on (a shared prefix once per call)
   int64_t targets = 0;
@@ -147,11 +148,13 @@ MicroBatch build_micro(const TrainJob& job, const std::vector<const Seq*>& seqs,
     rows[size_t(b)] = s.task;
     const auto& list = from_eval ? job.tasks[size_t(s.task)].eval : job.tasks[size_t(s.task)].train;
     int64_t off = 0, segment = 0;
+    std::vector<AttentionBlock>& row_blocks = mb.blocks.emplace_back();
     for (const PrefixGroup& g : s.groups) {
       ++segment;
       const int64_t P = g.prefix;
       shared = shared || P > 0;
       const int64_t prefix_at = off;  // flat offset of the prefix in the row
+      if (P > 0) row_blocks.push_back({0, 0, off, P});
       if (P > 0) {
         const TrainExample& x0 = list[size_t(g.ex[0])];
         for (int64_t i = 0; i < P; ++i) {
@@ -168,6 +171,7 @@ MicroBatch build_micro(const TrainJob& job, const std::vector<const Seq*>& seqs,
         ++br;
         mb.call_tokens += int64_t(x.ids.size());
         const int64_t start = off;  // flat offset of ids[P]
+        row_blocks.push_back({P > 0 ? prefix_at : 0, P, start, int64_t(x.ids.size()) - P});
         for (size_t i = size_t(P); i < x.ids.size(); ++i) {
           size_t at = size_t(b * T + start + int64_t(i) - P);
           ids[at] = x.ids[i];
@@ -204,7 +208,10 @@ MicroBatch build_micro(const TrainJob& job, const std::vector<const Seq*>& seqs,
 // Summed NLL per task of the micro-batch's targets (and the differentiable total).
 torch::Tensor micro_nll(TransformerWeights& w, LoraSet* lora, const MicroBatch& mb) {
   if (lora) lora->rows = mb.rows;
-  torch::Tensor hidden = w.forward(mb.ids, mb.pos, nullptr, {}, mb.seg, mb.branch);  // [B, T, H]
+  // Per-call attention blocks, unless a sliding window shorter than the row needs the dense mask.
+  const auto& win = w.config.sliding_window;
+  const bool by_blocks = !win || *win >= mb.ids.size(1);
+  torch::Tensor hidden = w.forward(mb.ids, mb.pos, nullptr, {}, mb.seg, mb.branch, by_blocks ? &mb.blocks : nullptr);  // [B, T, H]
   torch::Tensor h = hidden.reshape({-1, hidden.size(-1)}).index_select(0, mb.src);  // [N, H]
   torch::Tensor logits = w.logits(h);                                             // [N, V] fp32
   return F::cross_entropy(logits, mb.tgt, F::CrossEntropyFuncOptions().reduction(torch::kNone));  // [N]

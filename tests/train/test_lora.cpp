@@ -258,16 +258,22 @@ TEST_CASE("lora: a shared prefix with several continuations gives each the loss 
     for (int64_t i = 0; i < 5; ++i) src.push_back(i == 0 ? 11 : 19 + i - 1), tgt.push_back(flat_ids[size_t(19 + i)]);
     for (int64_t i = 1; i < 6; ++i) src.push_back(24 + i - 1), tgt.push_back(flat_ids[size_t(24 + i)]);
     auto t1 = [&](std::vector<int64_t>& v) { return torch::tensor(v, i64).unsqueeze(0); };
-    torch::Tensor h = w.forward(ids, t1(pos), nullptr, {}, t1(seg), t1(br))[0];
-    torch::Tensor lp = torch::log_softmax(w.lm_head.forward(h.index_select(0, torch::tensor(src, i64))).to(torch::kFloat64), -1);
-    torch::Tensor shared = -lp.gather(1, torch::tensor(tgt, i64).unsqueeze(1)).sum();
-    shared.backward();
-    std::vector<torch::Tensor> g_shared = grads();
-    INFO("dtype " << (dt == torch::kFloat64 ? "fp64" : "fp32"));
-    CHECK(std::abs(shared.item<double>() - alone.item<double>()) / std::abs(alone.item<double>()) < tol);
-    for (size_t i = 0; i < g_alone.size(); ++i) {
-      INFO(set.targets[i / 2].module << (i % 2 ? " B" : " A"));
-      CHECK(max_rel_diff(g_shared[i], g_alone[i]) < tol);
+    // The same structure as attention blocks (computed per call, no [T, T] mask): the prefix, c1
+    // and c2 each seeing it, e3 alone, then padding.
+    const AttentionBlocks blocks = {{{0, 0, 0, 12}, {0, 12, 12, 7}, {0, 12, 19, 5}, {0, 0, 24, 6}}};
+    for (bool by_blocks : {false, true}) {
+      torch::Tensor h = by_blocks ? w.forward(ids, t1(pos), nullptr, {}, {}, {}, &blocks)[0]
+                                  : w.forward(ids, t1(pos), nullptr, {}, t1(seg), t1(br))[0];
+      torch::Tensor lp = torch::log_softmax(w.lm_head.forward(h.index_select(0, torch::tensor(src, i64))).to(torch::kFloat64), -1);
+      torch::Tensor shared = -lp.gather(1, torch::tensor(tgt, i64).unsqueeze(1)).sum();
+      shared.backward();
+      std::vector<torch::Tensor> g_shared = grads();
+      INFO("dtype " << (dt == torch::kFloat64 ? "fp64" : "fp32") << (by_blocks ? ", attention blocks" : ", dense mask"));
+      CHECK(std::abs(shared.item<double>() - alone.item<double>()) / std::abs(alone.item<double>()) < tol);
+      for (size_t i = 0; i < g_alone.size(); ++i) {
+        INFO(set.targets[i / 2].module << (i % 2 ? " B" : " A"));
+        CHECK(max_rel_diff(g_shared[i], g_alone[i]) < tol);
+      }
     }
     lora_detach(set);
   }
