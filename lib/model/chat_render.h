@@ -17,7 +17,7 @@ namespace slmify::chat {
 struct ToolCall {
   std::string id;               ///< as logged ("" when absent)
   std::string name;
-  nlohmann::json arguments;     ///< parsed JSON (an object for well-formed calls)
+  nlohmann::ordered_json arguments;  ///< parsed JSON (an object for well-formed calls), keys in the logged order
 };
 
 struct Message {
@@ -36,6 +36,8 @@ std::vector<nlohmann::json> normalise_tools(const nlohmann::json& tools);
 /// Python's json.dumps(x, ensure_ascii=False[, indent]) as transformers' tojson filter writes it;
 /// object keys in the canonical order of json_key_less().
 std::string py_json(const nlohmann::json& j, int indent = -1);
+/// The same for ordered_json: object keys in their insertion order (Python's dict order).
+std::string py_json(const nlohmann::ordered_json& j, int indent = -1);
 /// Key order for objects: type, function, name, description, parameters, properties, required,
 /// arguments first (the order OpenAI tool definitions are written in), then the rest bytewise.
 bool json_key_less(const std::string& a, const std::string& b);

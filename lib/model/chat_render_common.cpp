@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <type_traits>
 
 #include "core/error.h"
 #include "model/chat_render.h"
@@ -34,19 +35,19 @@ ToolCall parse_call(const json& c, int i) {
   if (args.is_string()) {
     const std::string& s = args.get_ref<const std::string&>();
     if (py_strip(s).empty()) {
-      out.arguments = json::object();
+      out.arguments = nlohmann::ordered_json::object();
     } else {
       try {
-        out.arguments = json::parse(s);
+        out.arguments = nlohmann::ordered_json::parse(s);  // the keys in the order the LLM wrote them
       } catch (const json::parse_error&) {
         throw_bad_data(where_of(i), "the arguments of tool call " + out.name + " are not valid JSON",
                        "the logged call was probably cut off; drop the record");
       }
     }
   } else if (args.is_null()) {
-    out.arguments = json::object();
+    out.arguments = nlohmann::ordered_json::object();
   } else {
-    out.arguments = args;
+    out.arguments = nlohmann::ordered_json::parse(args.dump());
   }
   return out;
 }
@@ -169,20 +170,24 @@ void py_float(double v, std::string& out) {
   }
 }
 
-void py_dump(const json& j, int indent, int depth, std::string& out) {
+// nlohmann::json keeps no key order, so its objects are written in json_key_less order;
+// ordered_json (tool call arguments parsed from the logged text) in the order written, as
+// Python's json.loads and json.dumps keep it.
+template <class J>
+void py_dump(const J& j, int indent, int depth, std::string& out) {
   auto newline = [&](int d) {
     out += '\n';
     out.append(static_cast<size_t>(indent * d), ' ');
   };
   switch (j.type()) {
-    case json::value_t::object: {
+    case J::value_t::object: {
       if (j.empty()) {
         out += "{}";
         return;
       }
       std::vector<std::string> keys;
       for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
-      std::sort(keys.begin(), keys.end(), json_key_less);
+      if constexpr (std::is_same_v<J, json>) std::sort(keys.begin(), keys.end(), json_key_less);
       out += '{';
       for (size_t i = 0; i < keys.size(); ++i) {
         if (i > 0) out += indent >= 0 ? "," : ", ";
@@ -195,7 +200,7 @@ void py_dump(const json& j, int indent, int depth, std::string& out) {
       out += '}';
       return;
     }
-    case json::value_t::array: {
+    case J::value_t::array: {
       if (j.empty()) {
         out += "[]";
         return;
@@ -210,11 +215,11 @@ void py_dump(const json& j, int indent, int depth, std::string& out) {
       out += ']';
       return;
     }
-    case json::value_t::string: py_string(j.get_ref<const std::string&>(), out); return;
-    case json::value_t::boolean: out += j.get<bool>() ? "true" : "false"; return;
-    case json::value_t::number_integer: out += std::to_string(j.get<int64_t>()); return;
-    case json::value_t::number_unsigned: out += std::to_string(j.get<uint64_t>()); return;
-    case json::value_t::number_float: py_float(j.get<double>(), out); return;
+    case J::value_t::string: py_string(j.template get_ref<const std::string&>(), out); return;
+    case J::value_t::boolean: out += j.template get<bool>() ? "true" : "false"; return;
+    case J::value_t::number_integer: out += std::to_string(j.template get<int64_t>()); return;
+    case J::value_t::number_unsigned: out += std::to_string(j.template get<uint64_t>()); return;
+    case J::value_t::number_float: py_float(j.template get<double>(), out); return;
     default: out += "null"; return;
   }
 }
@@ -241,6 +246,12 @@ bool py_space(char32_t c) {
 }  // namespace
 
 std::string py_json(const json& j, int indent) {
+  std::string out;
+  py_dump(j, indent, 0, out);
+  return out;
+}
+
+std::string py_json(const nlohmann::ordered_json& j, int indent) {
   std::string out;
   py_dump(j, indent, 0, out);
   return out;

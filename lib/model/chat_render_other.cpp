@@ -86,7 +86,8 @@ void render_mistral_v3(const ChatTemplate& t, const std::vector<Message>& msgs, 
       std::string s = "[TOOL_CALLS]" + sp + "[";
       for (size_t k = 0; k < m.calls.size(); ++k) {
         const ToolCall& c = m.calls[k];
-        const std::string f = py_json(json{{"name", c.name}, {"arguments", c.arguments}});
+        // mistral-common writes the arguments' keys sorted (its published strings), not as logged.
+        const std::string f = py_json(json{{"name", c.name}, {"arguments", json::parse(c.arguments.dump())}});
         s += f.substr(0, f.size() - 1) + ", \"id\": \"" + mistral_id(c.id) + "\"}";
         s += k + 1 < m.calls.size() ? ", " : "]" + t.eos_token;
       }

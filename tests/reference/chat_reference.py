@@ -6,7 +6,8 @@ render_jinja_template (what apply_chat_template(tokenize=False) runs), written a
 
 Inputs are given to the templates the way transformers expects them (documented in
 docs/chat-templates.md, "How it is tested"): tool-call arguments parsed from their JSON strings,
-null content as "", an empty tools list as none, and object keys in slmify's canonical order. Where
+null content as "", an empty tools list as none, and object keys in slmify's canonical order, except
+a tool call's arguments, which keep the order of their JSON text (Mistral's: canonical). Where
 slmify deliberately differs from a template, the expected text is built from the real template's
 own output as that section of the docs says (Gemma's folded system prompt, Mistral's system prompt
 in the last user turn and 9-character call ids).
@@ -167,13 +168,19 @@ def prepare(messages, tools, name):
             m["content"] = ""
         if not m.get("tool_calls"):
             m.pop("tool_calls", None)
+        args = []
         for c in m.get("tool_calls", []):
             c["function"]["arguments"] = json.loads(c["function"]["arguments"])
+            args.append(c["function"]["arguments"])
             if name.startswith("mistral"):
                 c["id"] = mistral_id(c["id"])
         if name.startswith("mistral") and "tool_call_id" in m:
             m["tool_call_id"] = mistral_id(m["tool_call_id"])
-        msgs.append(canonical(m))
+        m = canonical(m)
+        if not name.startswith("mistral"):  # arguments keep the order the LLM wrote (json.loads keeps it)
+            for c, a in zip(m.get("tool_calls", []), args):
+                c["function"]["arguments"] = a
+        msgs.append(m)
     return msgs, (canonical(tools) if tools else None)
 
 
