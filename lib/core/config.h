@@ -348,6 +348,7 @@ struct EvalThresholds {
 struct EvalConfig {
   int64_t limit = 0;
   int64_t max_new_tokens = 256;
+  double answer_length_factor = 2.0;
   int64_t batch_size = 8;
   bool compare_base = true;
   int64_t min_calls = 5;
@@ -358,6 +359,7 @@ struct EvalConfig {
   template <class V> void visit(V& v) {
     v("limit", limit, {.doc = "evaluate at most this many calls per cluster (0: all)", .min = 0});
     v("max_new_tokens", max_new_tokens, {.doc = "longest generated answer", .min = 1});
+    v("answer_length_factor", answer_length_factor, {.doc = "a cluster's answers stop at this many times its longest LLM answer among the training calls (+32 tokens), within max_new_tokens (0: always max_new_tokens)", .min = 0.0});
     v("batch_size", batch_size, {.doc = "sequences generated together", .min = 1});
     v("compare_base", compare_base, {.doc = "also evaluate the base model without adapter"});
     v("min_calls", min_calls, {.doc = "a cluster with fewer evaluated held-out calls is not judged replaceable", .min = 1});

@@ -33,7 +33,7 @@ class ModelBackend : public EvalBackend {
   ToolCallFormat tool_call_format() const override { return format_; }
   std::string device() const override { return model_ ? model_->device() + " " + model_->dtype() : config_.device; }
 
-  std::vector<EvalGeneration> generate(const std::vector<const json*>& records) override {
+  std::vector<EvalGeneration> generate(const std::vector<const json*>& records, int64_t max_new_tokens) override {
     SLMIFY_ASSERT(model_ != nullptr, "eval backend: generate before load");
     std::vector<EvalGeneration> out(records.size());
     std::vector<TokenIds> prompts;
@@ -45,9 +45,9 @@ class ModelBackend : public EvalBackend {
         TokenIds ids = chat_encode(model_->tokenizer(), chat_render(model_->chat_template(), req["messages"],
                                                                     req.value("tools", json()), true)).ids;
         out[i].prompt_tokens = static_cast<int64_t>(ids.size());
-        if (context > 0 && static_cast<int64_t>(ids.size()) + config_.max_new_tokens > context) {
+        if (context > 0 && static_cast<int64_t>(ids.size()) + max_new_tokens > context) {
           out[i].finish_reason = "error";
-          out[i].error = "the prompt of " + std::to_string(ids.size()) + " tokens and " + std::to_string(config_.max_new_tokens) +
+          out[i].error = "the prompt of " + std::to_string(ids.size()) + " tokens and " + std::to_string(max_new_tokens) +
                          " new tokens do not fit the model's context of " + std::to_string(context);
           continue;
         }
@@ -60,7 +60,7 @@ class ModelBackend : public EvalBackend {
     }
     if (prompts.empty()) return out;
     GenerateOptions g;
-    g.max_new_tokens = config_.max_new_tokens;
+    g.max_new_tokens = max_new_tokens;
     g.temperature = 0;
     auto t0 = std::chrono::steady_clock::now();
     std::vector<GenerateResult> res = model_generate_batch(*model_, prompts, g);

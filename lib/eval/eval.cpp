@@ -48,6 +48,7 @@ struct ClusterRun {
   std::string skipped;
   double calls = 0, tokens = 0, cost = 0, latency_sum = 0;
   size_t latency_n = 0, cost_n = 0, eval_calls = 0;
+  int64_t longest_train_answer = 0;  // completion tokens of the longest LLM answer in the train split
   std::vector<EvalCall> evaluated;
   size_t routed_own = 0, routed_other = 0, routed_llm = 0;
   bool replaceable = false;
@@ -133,16 +134,28 @@ json examples_of(const ClusterRun& c, int64_t n, bool compare_base) {
 
 // Generates answers for `calls` with the loaded model, in batches of similar length; `base`
 // selects which answer slot is filled.
+// The longest answer generated for a cluster: answer_length_factor times its longest logged LLM
+// answer among the training calls, plus 32 tokens for another tokenizer's counts, at most
+// max_new_tokens. A trained answer stops long before; an untrained one would run on to the cap.
+int64_t answer_cap(const EvalConfig& ec, int64_t longest_train_answer) {
+  if (ec.answer_length_factor <= 0 || longest_train_answer <= 0) return ec.max_new_tokens;
+  const double cap = std::ceil(ec.answer_length_factor * double(longest_train_answer)) + 32;
+  return std::min(ec.max_new_tokens, int64_t(cap));
+}
+
+// `cap` is each call's longest answer (answer_cap); a batch holds calls of one cap.
 void generate_all(EvalBackend& backend, std::vector<EvalCall*> calls, bool base, int64_t batch_size, Progress& progress,
-                  const std::map<const EvalCall*, std::string>& kind) {
-  std::stable_sort(calls.begin(), calls.end(), [](const EvalCall* a, const EvalCall* b) {
+                  const std::map<const EvalCall*, std::string>& kind, const std::map<const EvalCall*, int64_t>& cap) {
+  std::stable_sort(calls.begin(), calls.end(), [&](const EvalCall* a, const EvalCall* b) {
+    if (cap.at(a) != cap.at(b)) return cap.at(a) < cap.at(b);
     return a->record["request"].dump().size() < b->record["request"].dump().size();
   });
   const ToolCallFormat format = backend.tool_call_format();
-  for (size_t at = 0; at < calls.size(); at += static_cast<size_t>(batch_size)) {
+  for (size_t at = 0, end; at < calls.size(); at = end) {
     std::vector<const json*> batch;
-    for (size_t i = at; i < std::min(calls.size(), at + static_cast<size_t>(batch_size)); ++i) batch.push_back(&calls[i]->record);
-    std::vector<EvalGeneration> gen = backend.generate(batch);
+    for (end = at; end < calls.size() && end < at + static_cast<size_t>(batch_size) && cap.at(calls[end]) == cap.at(calls[at]); ++end)
+      batch.push_back(&calls[end]->record);
+    std::vector<EvalGeneration> gen = backend.generate(batch, cap.at(calls[at]));
     SLMIFY_ASSERT(gen.size() == batch.size(), "eval backend returned a different number of answers");
     for (size_t k = 0; k < gen.size(); ++k) {
       EvalCall& c = *calls[at + k];
@@ -248,6 +261,7 @@ json eval_run_with(const PipelineConfig& config, const StageIO& io, const Contex
     r.tokens += f.prompt_tokens + f.completion_tokens;
     if (rec.contains("cost_usd") && rec["cost_usd"].is_number()) r.cost += f.cost_usd, ++r.cost_n;
     if (f.latency_ms >= 0) r.latency_sum += f.latency_ms, ++r.latency_n;
+    if (!eval) r.longest_train_answer = std::max(r.longest_train_answer, int64_t(f.completion_tokens));
     if (eval) {
       ++r.eval_calls;
       if (r.adapter && (ec.limit == 0 || r.evaluated.size() < static_cast<size_t>(ec.limit))) {
@@ -272,12 +286,13 @@ json eval_run_with(const PipelineConfig& config, const StageIO& io, const Contex
 
   // Answers: each adapter's model on its clusters' held-out calls, then the base model on all.
   std::map<const EvalCall*, std::string> kind;
+  std::map<const EvalCall*, int64_t> cap;
   std::map<const AdapterEntry*, std::vector<EvalCall*>> by_adapter;
   std::map<std::string, std::vector<EvalCall*>> by_base;
   std::map<std::string, std::string> base_template;  // an adapter's directory: the template its base was trained with
   for (auto& [id, r] : runs)
-    for (EvalCall& c : r.evaluated) kind[&c] = r.kind, by_adapter[r.adapter].push_back(&c), by_base[r.adapter->base].push_back(&c),
-                                          base_template.emplace(r.adapter->base, r.adapter->dir);
+    for (EvalCall& c : r.evaluated) kind[&c] = r.kind, cap[&c] = answer_cap(ec, r.longest_train_answer), by_adapter[r.adapter].push_back(&c),
+                                    by_base[r.adapter->base].push_back(&c), base_template.emplace(r.adapter->base, r.adapter->dir);
   log_info("eval: " + std::to_string(to_answer) + " held-out calls of " + std::to_string(by_adapter.size()) + " adapters to answer" +
            (ec.compare_base ? ", with and without the adapter" : "") + (ec.limit ? " (at most " + std::to_string(ec.limit) + " per cluster)" : ""));
   if (ec.limit > 0 && ec.limit < ec.min_calls)
@@ -288,14 +303,14 @@ json eval_run_with(const PipelineConfig& config, const StageIO& io, const Contex
     for (auto& [adapter, calls] : by_adapter) {
       backend.load({adapter->base, adapter->dir, adapter->method});
       device = backend.device();
-      generate_all(backend, calls, false, ec.batch_size, progress, kind);
+      generate_all(backend, calls, false, ec.batch_size, progress, kind, cap);
     }
     if (ec.compare_base)
       for (auto& [base, calls] : by_base) {
         // The base answers with the prompt its adapters were trained on (the same template), so
         // that the comparison is of the weights alone.
         backend.load({base, "", "lora", base_template[base]});
-        generate_all(backend, calls, true, ec.batch_size, progress, kind);
+        generate_all(backend, calls, true, ec.batch_size, progress, kind, cap);
       }
     progress.done();
   }

@@ -41,8 +41,9 @@ class EvalBackend {
   virtual void load(const EvalModelSpec& spec) = 0;
   /// How the loaded model's chat template writes tool calls.
   virtual ToolCallFormat tool_call_format() const = 0;
-  /// Greedy answers to records' requests ({"messages", "tools"}), in order, as one batch.
-  virtual std::vector<EvalGeneration> generate(const std::vector<const json*>& records) = 0;
+  /// Greedy answers to records' requests ({"messages", "tools"}), in order, as one batch, of at
+  /// most max_new_tokens tokens each.
+  virtual std::vector<EvalGeneration> generate(const std::vector<const json*>& records, int64_t max_new_tokens) = 0;
   virtual std::string device() const = 0;
 };
 

@@ -89,11 +89,13 @@ struct FakeBackend : EvalBackend {
   }
   ToolCallFormat tool_call_format() const override { return ToolCallFormat::tags; }
   std::string device() const override { return "fake"; }
-  std::vector<EvalGeneration> generate(const std::vector<const json*>& records) override {
+  std::map<int, std::set<int64_t>> caps;  // max_new_tokens asked for, per cluster
+  std::vector<EvalGeneration> generate(const std::vector<const json*>& records, int64_t max_new_tokens) override {
     std::vector<EvalGeneration> out;
     for (const json* r : records) {
       CHECK((*r)["ann"]["split"] == "eval");
       int cluster = (*r)["ann"]["cluster"]["id"];
+      caps[cluster].insert(max_new_tokens);
       bool right = !adapter.empty() && good.count(cluster) && fs::path(adapter).filename() == "cluster-" + std::to_string(cluster);
       EvalGeneration g;
       g.text = right ? as_generated((*r)["response"]) : "I cannot help with that.";
@@ -163,6 +165,16 @@ TEST_CASE("eval: exactly the clusters whose SLM answers like the LLM are replace
           moved_tokens += r["usage"]["prompt_tokens"].get<double>() + r["usage"]["completion_tokens"].get<double>();
   }
   CHECK(b.answered == 2 * adapted_held_out);
+  // Each cluster's answers stop at twice its longest training answer + 32 tokens, at most 256.
+  std::map<int, int64_t> longest;
+  for (const json& r : f.records)
+    if (r["ann"]["split"] != "eval")
+      longest[r["ann"]["cluster"]["id"].get<int>()] = std::max(longest[r["ann"]["cluster"]["id"].get<int>()],
+                                                                  r["usage"]["completion_tokens"].get<int64_t>());
+  for (int id = 0; id <= 4; ++id) {
+    INFO("cluster " << id << ", longest training answer " << longest[id]);
+    CHECK(b.caps[id] == std::set<int64_t>{std::min<int64_t>(256, 2 * longest[id] + 32)});
+  }
   CHECK(b.loads.size() == 6);
   CHECK(b.loads.back() == "base");
   const json& t = report["totals"];
