@@ -307,7 +307,6 @@ std::vector<json> train_job(Model& model, const TrainJob& job) {
       if (!job.tasks[size_t(t)].init_adapter.empty()) lora_load_peft(lora, t, job.tasks[size_t(t)].init_adapter);
     params = lora.parameters();
   }
-  const bool multi = !full && n_tasks > 1;  // stacked LoRA tensors [n_tasks, ...]
   // The weights of task t (slices of stacked LoRA tensors in multi-adapter mode).
   auto task_weights = [&](int64_t t) {
     std::vector<torch::Tensor> v;
@@ -486,28 +485,13 @@ std::vector<json> train_job(Model& model, const TrainJob& job) {
         step_tokens += mbs.back().call_tokens;
         step_computed += mbs.back().tokens;
       }
-      // Multi-adapter: each adapter's loss is the mean over its own targets in the step, so its
-      // gradient is what a job of its own would get from the same rows, however many targets the
-      // other adapters' rows hold (a long JSON answer no longer dilutes a 2-token decision).
-      torch::Tensor per_target;  // [n_tasks] weight of one target of each task
-      if (multi) {
-        std::vector<double> cnt(size_t(n_tasks), 0.0);
-        for (const MicroBatch& mb : mbs) {
-          torch::Tensor tk = mb.task.to(torch::kCPU);
-          auto tp = tk.accessor<int64_t, 1>();
-          for (int64_t i = 0; i < tk.size(0); ++i) cnt[size_t(tp[i])] += 1;
-        }
-        for (double& x : cnt) x = x > 0 ? 1.0 / x : 0.0;
-        per_target = torch::tensor(cnt, torch::kFloat64).to(dev, torch::kFloat32);
-      }
       std::vector<double> task_sum(size_t(n_tasks), 0.0), task_cnt(size_t(n_tasks), 0.0);
       double loss_sum = 0;
       for (size_t k = 0; k < mbs.size(); ++k) {
         if (mbs[k].targets == 0) continue;
         torch::manual_seed(mix(uint64_t(c.seed), uint64_t(step) * 1009 + k));  // dropout: same masks after a resume
         torch::Tensor nll = micro_nll(w, full ? nullptr : &lora, mbs[k]);
-        torch::Tensor loss = multi ? (nll * per_target.index_select(0, mbs[k].task)).sum()
-                                   : nll.sum() / double(std::max<int64_t>(1, step_targets));
+        torch::Tensor loss = nll.sum() / double(std::max<int64_t>(1, step_targets));
         loss.backward();
         torch::Tensor d = nll.detach().to(torch::kCPU, torch::kFloat64), tk = mbs[k].task.to(torch::kCPU);
         auto dp = d.accessor<double, 1>();
@@ -520,32 +504,15 @@ std::vector<json> train_job(Model& model, const TrainJob& job) {
       }
       // Clip, then AdamW.
       torch::NoGradGuard ng;
-      // Multi-adapter: each adapter's gradient norm is clipped on its own, as in its own job.
       double sq = 0;
-      torch::Tensor task_sq;  // [n_tasks] (multi-adapter)
-      for (torch::Tensor& p : params) {
-        if (!p.grad().defined()) continue;
-        if (multi && p.dim() == 3) {
-          torch::Tensor q = p.grad().to(torch::kFloat64).pow(2).sum({1, 2});
-          task_sq = task_sq.defined() ? task_sq + q : q;
-        } else {
-          sq += p.grad().pow(2).sum().item<double>();
-        }
-      }
-      if (task_sq.defined()) sq += task_sq.sum().item<double>();
+      for (torch::Tensor& p : params)
+        if (p.grad().defined()) sq += p.grad().pow(2).sum().item<double>();
       const double grad_norm = std::sqrt(sq);
+      const double clip = c.grad_clip > 0 && grad_norm > c.grad_clip ? c.grad_clip / (grad_norm + 1e-6) : 1.0;
       const double lr = lr_at(step);
-      if (multi && task_sq.defined() && c.grad_clip > 0) {
-        torch::Tensor norm = task_sq.sqrt();
-        torch::Tensor f = torch::where(norm > c.grad_clip, c.grad_clip / (norm + 1e-6), torch::ones_like(norm)).to(torch::kFloat32);
+      if (clip != 1.0)
         for (torch::Tensor& p : params)
-          if (p.grad().defined() && p.dim() == 3) p.mutable_grad().mul_(f.to(p.grad().options()).view({-1, 1, 1}));
-      } else {
-        const double clip = c.grad_clip > 0 && grad_norm > c.grad_clip ? c.grad_clip / (grad_norm + 1e-6) : 1.0;
-        if (clip != 1.0)
-          for (torch::Tensor& p : params)
-            if (p.grad().defined()) p.mutable_grad().mul_(clip);
-      }
+          if (p.grad().defined()) p.mutable_grad().mul_(clip);
       adamw_step(params, m1, m2, step + 1, lr, c.weight_decay);
       ++step;
       tokens_seen += step_tokens;
